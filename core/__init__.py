@@ -5,7 +5,7 @@ not import torch; plugins import heavy libraries inside their hooks.
 """
 
 from .hookspec import hookimpl
-from .method import FAMILIES, Citation, Method
+from .method import FAMILIES, Citation, Fidelity, Method
 from .space import Choice, IntRange, LogUniform, Param, Uniform
 from .suite import Suite
 from .task import TIERS, Budget, DataMissing, Metric, Task
@@ -17,6 +17,7 @@ __all__ = [
     "Choice",
     "Citation",
     "DataMissing",
+    "Fidelity",
     "IntRange",
     "LogUniform",
     "Method",

@@ -209,11 +209,18 @@ def list_():
 def list_methods(obj, family):
     reg = obj.registry
     rows = [
-        (c.name, c.family, c.citation.short() if c.citation else "", reg.method_plugin[c.name], c.summary())
+        (
+            c.name,
+            c.family,
+            c.fidelity.kind if c.fidelity else "unlabelled",
+            c.citation.short() if c.citation else "",
+            reg.method_plugin[c.name],
+            c.summary(),
+        )
         for c in sorted(reg.methods.values(), key=lambda c: (c.family, c.name))
         if family is None or c.family == family
     ]
-    _echo_table(["method", "family", "citation", "plugin", "summary"], rows)
+    _echo_table(["method", "family", "fidelity", "citation", "plugin", "summary"], rows)
 
 
 @list_.command("tasks")

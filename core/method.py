@@ -13,6 +13,7 @@ Copy this template for a new method::
         defaults = {"lam": 1e-4}
         space = {"lam": LogUniform(1e-6, 1e-1)}
         requires = frozenset()          # capabilities a task must provide
+        fidelity = Fidelity.faithful("paper", "eq. 3 with the paper's defaults")
         version = "1"
 
         @hookimpl
@@ -42,6 +43,50 @@ FAMILIES = (
 )
 
 
+FIDELITY_KINDS = ("faithful", "adapted", "reconstructed")
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How closely a method's implementation follows its source.
+
+    * ``faithful``: the paper's equations and defaults, or the authors' code; ``source`` says which.
+    * ``adapted``: follows the source except where ``note`` says (what differs and why).
+    * ``reconstructed``: rebuilt from the abstract or a summary only; ``note`` says what is unconfirmed.
+    """
+
+    kind: str
+    source: str = ""
+    note: str = ""
+
+    @classmethod
+    def faithful(cls, source: str, note: str = "") -> "Fidelity":
+        """Faithful to ``source``: "paper", "authors' code", or a library that implements the paper."""
+        return cls("faithful", source, note)
+
+    @classmethod
+    def adapted(cls, note: str, source: str = "paper") -> "Fidelity":
+        return cls("adapted", source, note)
+
+    @classmethod
+    def reconstructed(cls, note: str) -> "Fidelity":
+        return cls("reconstructed", "abstract", note)
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.kind not in FIDELITY_KINDS:
+            out.append(f"fidelity kind must be one of {', '.join(FIDELITY_KINDS)}, got {self.kind!r}")
+        if self.kind == "faithful" and not self.source:
+            out.append("a faithful method must say what it is faithful to (paper, authors' code, library)")
+        if self.kind in ("adapted", "reconstructed") and not self.note:
+            out.append(f"an {self.kind} method must say how (fidelity note)")
+        return out
+
+    def describe(self) -> str:
+        head = f"{self.kind} ({self.source})" if self.source else self.kind
+        return f"{head}: {self.note}" if self.note else head
+
+
 @dataclass(frozen=True)
 class Citation:
     title: str
@@ -64,6 +109,8 @@ class Method:
     defaults: ClassVar[dict[str, Any]] = {}
     space: ClassVar[dict[str, Param]] = {}
     requires: ClassVar[frozenset[str]] = frozenset()
+    # How closely the implementation follows its source; None only for methods not yet labelled.
+    fidelity: ClassVar[Fidelity | None] = None
     version: ClassVar[str] = "1"
 
     def __init__(self, hp: dict[str, Any] | None = None) -> None:
@@ -106,6 +153,11 @@ class Method:
                         param.validate(cls.defaults[key])
                     except ValueError as exc:
                         problems.append(f"default {key}={cls.defaults[key]!r} is not in its space: {exc}")
+        if cls.fidelity is not None:
+            if not isinstance(cls.fidelity, Fidelity):
+                problems.append("fidelity must be a regsuite.Fidelity or None")
+            else:
+                problems.extend(cls.fidelity.problems())
         if not isinstance(cls.requires, frozenset):
             problems.append("requires must be a frozenset of capability names")
         problems.extend(unknown_hooks(cls))
