@@ -59,7 +59,7 @@ def test_block_and_disable_autoload_like_pytest(installed_plugin):
     blocked = run_cli(["-p", "no:testplugin", "list", "methods"], installed_plugin)
     assert "testplugin-signsgd" not in blocked.stdout and "sgd" in blocked.stdout
     off = run_cli(["list", "methods"], installed_plugin, REGSUITE_DISABLE_PLUGIN_AUTOLOAD="1")
-    assert off.stdout.strip().splitlines() == ["method  family  citation  plugin  summary"]
+    assert off.stdout.strip().splitlines() == ["method  family  fidelity  citation  plugin  summary"]
     chosen = run_cli(["-p", "testplugin", "-p", "optimizers", "list", "methods"], installed_plugin,
                      REGSUITE_DISABLE_PLUGIN_AUTOLOAD="1")
     rows = [ln.split() for ln in chosen.stdout.splitlines()[1:]]
