@@ -17,13 +17,21 @@ _NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
 def msign(g: torch.Tensor, steps: int = 5, method: str = "newton-schulz") -> torch.Tensor:
-    """Orthogonalize a matrix, ``U V^T`` of ``g = U S V^T`` (exact with "svd", approximate with Newton-Schulz)."""
+    """Orthogonalize a matrix, ``U V^T`` of ``g = U S V^T`` (exact with "svd", approximate with Newton-Schulz).
+
+    Only the nonzero singular directions count: for a rank-deficient ``g`` the polar factor
+    maps its null space to zero (singular values 1 on the range, 0 elsewhere), as the
+    Newton-Schulz iteration does. "svd" drops singular values below the usual numerical-rank
+    tolerance, max(rows, cols) * eps * s_max.
+    """
     import torch
 
     x = g.float()
     if method == "svd":
-        u, _, vh = torch.linalg.svd(x, full_matrices=False)
-        return (u @ vh).to(g.dtype)
+        u, s, vh = torch.linalg.svd(x, full_matrices=False)
+        tol = max(x.shape) * torch.finfo(x.dtype).eps * (s[0] if s.numel() else 0.0)
+        keep = s > tol
+        return (u[:, keep] @ vh[keep]).to(g.dtype)
     tall = x.size(0) > x.size(1)
     if tall:
         x = x.T
@@ -157,25 +165,38 @@ def _classes() -> dict:
     class DropMuon(torch.optim.Optimizer):
         """Drop-Muon (Gruntkowska et al. 2025): Muon steps on a random suffix of the layers.
 
-        Layers are parameter groups in forward order. Each step draws s uniformly from
+        Layers are given in forward order. Each step draws s uniformly from
         {0, ..., L-1} (Randomized Progressive Training) and updates layers s..L-1 only:
             M_i <- mu M_i + (1 - mu) G_i,   X_i <- X_i - lr_i * sharp(M_i)     (i >= s)
             M_i, X_i unchanged                                                  (i < s)
         sharp is orthogonalization U V^T (spectral norm, scaled by sqrt(max(1, rows/cols))
         as in Muon) for weights with >= 2 dimensions (flattened to rows x rest) and the
         identity (Euclidean norm) for vectors, stepped with ``vector_lr``.
+
+        Each layer becomes up to two parameter groups tagged with its index ``layer``: its
+        matrices (``lr``) and its vectors (``lr`` = ``vector_lr``), so a learning-rate
+        schedule scales both step sizes.
         """
 
         def __init__(self, layers, lr: float = 0.02, vector_lr: float = 0.02, momentum: float = 0.95,
                      ns_steps: int = 5, orthogonalize: str = "newton-schulz", generator=None) -> None:
-            groups = [{"params": list(ps)} for ps in layers]
-            super().__init__(groups, {"lr": lr, "vector_lr": vector_lr, "momentum": momentum,
-                                      "ns_steps": ns_steps, "orthogonalize": orthogonalize})
+            groups = []
+            for index, params in enumerate(layers):
+                params = list(params)
+                matrices = [p for p in params if p.ndim >= 2]
+                vectors = [p for p in params if p.ndim < 2]
+                if matrices:
+                    groups.append({"params": matrices, "layer": index, "lr": lr})
+                if vectors:
+                    groups.append({"params": vectors, "layer": index, "lr": vector_lr})
+            self.num_layers = len(layers)
+            super().__init__(groups, {"lr": lr, "momentum": momentum, "ns_steps": ns_steps,
+                                      "orthogonalize": orthogonalize})
             self.generator = generator
             self.last_active: list[int] = []
 
         def sample_start(self) -> int:
-            return int(torch.randint(len(self.param_groups), (1,), generator=self.generator))
+            return int(torch.randint(self.num_layers, (1,), generator=self.generator))
 
         @torch.no_grad()
         def step(self, closure=None):
@@ -184,8 +205,10 @@ def _classes() -> dict:
                 with torch.enable_grad():
                     loss = closure()
             start = self.sample_start()
-            self.last_active = list(range(start, len(self.param_groups)))
-            for group in self.param_groups[start:]:
+            self.last_active = list(range(start, self.num_layers))
+            for group in self.param_groups:
+                if group["layer"] < start:
+                    continue
                 mu = group["momentum"]
                 for p in group["params"]:
                     if p.grad is None:
@@ -201,7 +224,7 @@ def _classes() -> dict:
                         update = msign(mat, group["ns_steps"], group["orthogonalize"]).view_as(p)
                         p.add_(update, alpha=-group["lr"] * scale)
                     else:
-                        p.add_(m, alpha=-group["vector_lr"])
+                        p.add_(m, alpha=-group["lr"])
             return loss
 
 

@@ -81,12 +81,35 @@ class DropMuon(Method):
 
         from .optimizer_kernels import DropMuon as Opt
 
-        layers = [list(m.parameters(recurse=False)) for m in model.modules()]
-        layers = [[p for p in ps if p.requires_grad] for ps in layers]
         generator = torch.Generator().manual_seed(getattr(self, "_seed", 0))
         hp = self.hp
-        return Opt([ps for ps in layers if ps], lr=hp["lr"], vector_lr=hp["vector_lr"], momentum=hp["momentum"],
+        return Opt(layer_params(model), lr=hp["lr"], vector_lr=hp["vector_lr"], momentum=hp["momentum"],
                    ns_steps=hp["ns_steps"], orthogonalize=hp["orthogonalize"], generator=generator)
+
+
+def layer_params(model) -> list[list]:
+    """Trainable parameters per layer (parameter-holding module, registration order), each listed once.
+
+    A tied parameter (a GPT's embedding and output head share one matrix) belongs to the last
+    module that uses it: the output layer is in every sampled suffix, so the shared matrix is
+    updated every step, with the gradient of both its uses.
+    """
+    modules = list(model.modules())
+    owner = {}
+    for index, module in enumerate(modules):
+        for p in module.parameters(recurse=False):
+            if p.requires_grad:
+                owner[id(p)] = index
+    layers = []
+    for index, module in enumerate(modules):
+        params, seen = [], set()
+        for p in module.parameters(recurse=False):
+            if owner.get(id(p)) == index and id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+        if params:
+            layers.append(params)
+    return layers
 
 
 class NAGGS(Method):

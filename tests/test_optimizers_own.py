@@ -154,3 +154,74 @@ def test_muon_groups_hidden_matrices_and_steps_both_optimizers():
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5)
     assert [g["lr"] for g in muon.param_groups] == [0.01] and [g["lr"] for g in adamw.param_groups] == [5e-4]
     assert sched is not None and len(opt.state) == len(list(model.parameters()))
+
+
+class TiedLM(torch.nn.Module):
+    """Embedding, one hidden layer with a bias, and an output head sharing the embedding matrix."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(6, 4)
+        self.hidden = torch.nn.Linear(4, 4)
+        self.head = torch.nn.Linear(4, 6, bias=False)
+        self.head.weight = self.wte.weight
+
+    def forward(self, idx):
+        return self.head(torch.relu(self.hidden(self.wte(idx))))
+
+
+def test_drop_muon_puts_a_tied_weight_in_one_layer_the_last_that_uses_it():
+    torch.manual_seed(0)
+    model = TiedLM()
+    opt = optimizers_own.DropMuon({"orthogonalize": "svd"}).regsuite_configure_optimizer(model, BUDGET)
+    # Layers: hidden (weight, bias), head (the shared matrix); wte holds no parameter of its own.
+    assert opt.num_layers == 2
+    by_layer = {}
+    for g in opt.param_groups:
+        by_layer.setdefault(g["layer"], []).extend(id(p) for p in g["params"])
+    assert by_layer == {0: [id(model.hidden.weight), id(model.hidden.bias)], 1: [id(model.wte.weight)]}
+    # s = 1: only the head layer moves, the shared matrix by lr * sqrt(6/4) * msign((1 - mu) G).
+    w = model.wte.weight.detach().numpy().copy()
+    hidden = model.hidden.weight.detach().numpy().copy()
+    model(torch.tensor([[0, 1, 2, 3]])).sum().backward()
+    g = model.wte.weight.grad.numpy().copy()
+    opt.sample_start = lambda: 1
+    opt.step()
+    expected = w - 0.02 * math.sqrt(6 / 4) * _np_msign((1 - 0.95) * g)
+    np.testing.assert_allclose(model.wte.weight.detach().numpy(), expected, atol=1e-5)
+    np.testing.assert_array_equal(model.hidden.weight.detach().numpy(), hidden)
+
+
+def test_drop_muon_schedule_scales_the_vector_step_too():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    hp = {"lr": 0.1, "vector_lr": 0.04, "momentum": 0.5, "orthogonalize": "svd"}
+    opt = optimizers_own.DropMuon(hp).regsuite_configure_optimizer(model, BUDGET)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 if t == 0 else 0.25)
+    b = model[0].bias.detach().numpy().copy()
+    opt.sample_start = lambda: 0
+    model[0].weight.grad = torch.zeros(2, 3)
+    model[0].bias.grad = torch.tensor([1.0, -2.0])
+    opt.step()
+    sched.step()  # factor 0.25 from now on: vector lr 0.04 -> 0.01
+    b = b - 0.04 * 0.5 * np.array([1.0, -2.0])  # M = (1 - mu) g
+    np.testing.assert_allclose(model[0].bias.detach().numpy(), b, atol=1e-7)
+    model[0].bias.grad = torch.tensor([2.0, 2.0])
+    opt.step()
+    m = 0.5 * 0.5 * np.array([1.0, -2.0]) + 0.5 * np.array([2.0, 2.0])  # = [1.25, 0.5]
+    b = b - 0.01 * m
+    np.testing.assert_allclose(model[0].bias.detach().numpy(), b, atol=1e-7)
+
+
+def test_svd_msign_of_a_rank_deficient_matrix_is_the_polar_factor_on_its_range():
+    rng = np.random.default_rng(5)
+    left, _ = np.linalg.qr(rng.normal(size=(32, 16)))   # 16 orthonormal columns
+    right, _ = np.linalg.qr(rng.normal(size=(144, 16)))
+    s = np.linspace(3.0, 0.5, 16)
+    m = left @ np.diag(s) @ right.T                   # rank 16, 32 x 144
+    polar = left @ right.T                            # U V^T over the nonzero singular directions only
+    got = msign(torch.tensor(m, dtype=torch.float32), method="svd").numpy()
+    np.testing.assert_allclose(got, polar, atol=1e-4)
+    sv = np.linalg.svd(got, compute_uv=False)
+    np.testing.assert_allclose(sv[:16], 1.0, atol=1e-4)
+    np.testing.assert_allclose(sv[16:], 0.0, atol=1e-4)
