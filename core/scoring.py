@@ -1,4 +1,16 @@
-"""Scoring: mean and 95% confidence interval over seeds, rank, delta to the baseline, cost."""
+"""Per-task scoring: mean and 95% CI over seeds, tests against the baseline, tie-grouped ranks, cost.
+
+Statistics (see :mod:`regsuite.stats` for each formula):
+
+* each method's mean and two-sided 95% Student-t interval over its ``ok`` seeds;
+* each method against the task's baseline: Welch's t-test, Holm-corrected across the task's
+  non-reference methods (``p_holm``), ``vs_baseline`` is ``better``/``worse`` when significant at
+  :data:`regsuite.stats.ALPHA`, ``same`` when not, empty when untestable;
+* ``rank``: 1 + the number of methods significantly better (pairwise Welch, Holm over all pairs),
+  so methods no test separates share a rank (a tie group); reference rows (upper bounds, oracles,
+  closed-form maps, declared with ``Method.reference``) are scored but never ranked;
+* relative improvement over the baseline in the metric's direction, and cost ratios to it.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +18,34 @@ import math
 
 import pandas as pd
 
+from .stats import ALPHA, dominance_ranks, holm, t_interval, welch_p
+
 GROUP = ["suite", "suite_version", "task", "tier", "protocol", "method"]
+TASK_GROUP = ["suite", "suite_version", "task", "tier", "protocol"]
+COLUMNS = GROUP + [
+    "metric", "direction", "n", "failed", "mean", "ci95", "reference", "rank", "p_vs_baseline", "p_holm",
+    "vs_baseline", "delta_pct", "step_time_ratio", "wall_time_ratio", "state_mem_ratio",
+]
+
+__all__ = ["COLUMNS", "GROUP", "aggregate", "aggregate_metrics", "format_table", "t_interval"]
 
 
-def t_interval(values) -> tuple[float, float, int]:
-    """Mean and half-width of the two-sided 95% Student-t interval (NaN half-width for n < 2)."""
-    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    n = len(vals)
-    if n == 0:
-        return math.nan, math.nan, 0
-    mean = sum(vals) / n
-    if n < 2:
-        return mean, math.nan, n
-    from scipy import stats
+def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
+              references: set[str] | frozenset[str] | None = None, alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per (suite, task, tier, protocol, method); see the module docstring.
 
-    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
-    return mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n), n
-
-
-def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per (suite, task, tier, protocol, method) with mean, CI, rank, delta and cost.
-
-    ``baselines`` maps a task key to its baseline method; the delta is the relative
-    improvement of the mean over the baseline's mean in the metric's direction, in %.
+    ``baselines`` maps a task key to its baseline method; ``references`` names the methods shown
+    unranked. The delta is the relative improvement of the mean over the baseline's, in %.
     """
-    columns = GROUP + [
-        "metric", "direction", "n", "failed", "mean", "ci95", "rank", "delta_pct", "step_time_ratio", "state_mem_ratio",
-    ]
     if runs is None or not len(runs):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=COLUMNS)
     baselines = baselines or {}
-    # Vectorized per-group statistics over the ok runs (the site aggregates ~10^4 runs).
+    references = set(references or ())
     ok = runs["status"] == "ok"
     frame = runs[GROUP + ["primary_metric", "primary_direction"]].copy()
     frame["_value"] = pd.to_numeric(runs["primary_value"], errors="coerce").where(ok)
     frame["_step"] = pd.to_numeric(runs["step_time_ms"], errors="coerce").where(ok)
+    frame["_wall"] = pd.to_numeric(runs["wall_s"], errors="coerce").where(ok) if "wall_s" in runs else math.nan
     frame["_mem"] = pd.to_numeric(runs["state_mem_mb"], errors="coerce").where(ok)
     frame["_failed"] = (~ok).astype(int)
     out = (
@@ -53,6 +58,7 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None) -> pd
             mean=("_value", "mean"),
             sd=("_value", "std"),
             step_time=("_step", "mean"),
+            wall_time=("_wall", "mean"),
             state_mem=("_mem", "mean"),
         )
         .reset_index()
@@ -64,44 +70,93 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None) -> pd
     out["ci95"] = half.where(n >= 2)
     out["n"] = out["n"].astype(int)
     out["failed"] = out["failed"].astype(int)
-    out = out.drop(columns=["sd"])
-    out["rank"] = math.nan
-    out["delta_pct"] = math.nan
-    out["step_time_ratio"] = math.nan
-    out["state_mem_ratio"] = math.nan
-    for _, idx in out.groupby(["suite", "suite_version", "task", "tier", "protocol"], dropna=False).groups.items():
-        part = out.loc[idx]
-        sign = 1.0 if part["direction"].iloc[0] == "max" else -1.0
-        out.loc[idx, "rank"] = (-sign * part["mean"]).rank(method="min", na_option="bottom")
-        base = baselines.get(part["task"].iloc[0])
-        base_rows = part[part["method"] == base]
-        if len(base_rows):
-            b = base_rows.iloc[0]
-            if b["mean"] and not math.isnan(b["mean"]):
-                out.loc[idx, "delta_pct"] = sign * (part["mean"] - b["mean"]) / abs(b["mean"]) * 100
-            if b["step_time"] and not math.isnan(b["step_time"]):
-                out.loc[idx, "step_time_ratio"] = part["step_time"] / b["step_time"]
-            if b["state_mem"] and not math.isnan(b["state_mem"]):
-                out.loc[idx, "state_mem_ratio"] = part["state_mem"] / b["state_mem"]
-    out = out.drop(columns=["step_time", "state_mem"])
+    out["reference"] = out["method"].isin(references)
+    for col in ("rank", "p_vs_baseline", "p_holm", "delta_pct", "step_time_ratio", "wall_time_ratio",
+                "state_mem_ratio"):
+        out[col] = math.nan
+    out["vs_baseline"] = ""
+    values = frame.groupby(GROUP, sort=False, dropna=False)["_value"].apply(list).to_dict()
+    for _, idx in out.groupby(TASK_GROUP, dropna=False).groups.items():
+        _score_task(out, idx, values, baselines, alpha)
+    out = out.drop(columns=["sd", "step_time", "wall_time", "state_mem"])
     out["rank"] = out["rank"].astype("Int64")
-    return out.sort_values(["suite", "task", "tier", "protocol", "rank", "method"]).reset_index(drop=True)[columns]
+    return out.sort_values(["suite", "task", "tier", "protocol", "reference", "rank", "method"]).reset_index(
+        drop=True)[COLUMNS]
+
+
+def _score_task(out: pd.DataFrame, idx, values: dict, baselines: dict, alpha: float) -> None:
+    part = out.loc[idx]
+    direction = part["direction"].iloc[0]
+    sign = 1.0 if direction == "max" else -1.0
+    key = tuple(part.iloc[0][c] for c in TASK_GROUP)
+    samples = {m: values.get((*key, m), []) for m in part["method"]}
+    ranked = {m: v for m, v in samples.items() if not part.loc[part["method"] == m, "reference"].iloc[0]}
+    ranks = dominance_ranks(ranked, direction, alpha)
+    out.loc[idx, "rank"] = [ranks.get(m, math.nan) for m in part["method"]]
+    base = baselines.get(part["task"].iloc[0])
+    base_rows = part[part["method"] == base]
+    if not len(base_rows):
+        return
+    b = base_rows.iloc[0]
+    if b["mean"] and not math.isnan(b["mean"]):
+        out.loc[idx, "delta_pct"] = sign * (part["mean"] - b["mean"]) / abs(b["mean"]) * 100
+    for col, ratio in (("step_time", "step_time_ratio"), ("wall_time", "wall_time_ratio"),
+                       ("state_mem", "state_mem_ratio")):
+        if b[col] and not math.isnan(b[col]):
+            out.loc[idx, ratio] = part[col] / b[col]
+    others = [m for m in ranked if m != base]
+    raw = [welch_p(samples[m], samples[base]) for m in others]
+    adjusted = holm(raw)
+    for m, p, q in zip(others, raw, adjusted):
+        row = idx[list(part["method"]).index(m)]
+        out.loc[row, "p_vs_baseline"], out.loc[row, "p_holm"] = p, q
+        if math.isnan(q):
+            continue
+        diff = sign * (out.loc[row, "mean"] - b["mean"])
+        out.loc[row, "vs_baseline"] = ("better" if diff > 0 else "worse") if q < alpha and diff != 0 else "same"
+    # References are compared too (an upper bound should be better), but outside the Holm family.
+    for m in part.loc[part["reference"], "method"]:
+        if m == base:
+            continue
+        row = idx[list(part["method"]).index(m)]
+        p = welch_p(samples[m], samples[base])
+        out.loc[row, "p_vs_baseline"] = p
 
 
 def aggregate_metrics(runs: pd.DataFrame, metrics) -> pd.DataFrame:
     """Mean ± 95% CI over seeds of each named metric, one row per (task, tier, protocol, method)."""
-    import json
+    from .store import metrics_of
 
     rows = []
     ok = runs[runs["status"] == "ok"]
     for key, grp in ok.groupby(["task", "tier", "protocol", "method"], sort=True):
-        values = [json.loads(m) if m else {} for m in grp["metrics"]]
+        values = [metrics_of(r) for r in grp.to_dict("records")]
         row = dict(zip(["task", "tier", "protocol", "method"], key))
         for name in metrics:
-            mean, ci, _ = t_interval([v[name] for v in values if name in v])
-            row[name] = _pm(mean, ci)
+            got = [v[name] for v in values if name in v]
+            mean, ci, _ = t_interval(got)
+            row[name] = _pm(mean, ci, _integral(got))
         rows.append(row)
     return pd.DataFrame(rows, columns=["task", "tier", "protocol", "method", *metrics])
+
+
+SIGNIFICANCE_MARKS = {"better": "▲", "worse": "▼", "same": "≈"}
+
+
+def significance_text(row) -> str:
+    """'▲ p=0.003' (better than the baseline after Holm), '▼ ...' (worse), '≈ p=0.41' (not separated)."""
+    mark = SIGNIFICANCE_MARKS.get(getattr(row, "vs_baseline", "") or "", "")
+    p = getattr(row, "p_holm", math.nan)
+    if not mark:
+        return "—"
+    return f"{mark} p={p:.2g}" if p is not None and not math.isnan(p) else mark
+
+
+def rank_text(row) -> str:
+    if getattr(row, "reference", False):
+        return "ref"
+    r = row.rank
+    return "—" if r is None or pd.isna(r) else str(int(r))
 
 
 def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
@@ -110,6 +165,7 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
         return agg.to_json(orient="records", indent=2)
     if fmt == "csv":
         return agg.to_csv(index=False)
+    rows = list(agg.itertuples(index=False))
     shown = pd.DataFrame(
         {
             "task": agg["task"],
@@ -118,25 +174,46 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
             "metric": agg["metric"],
             "mean ± 95% CI": [_pm(m, c) for m, c in zip(agg["mean"], agg["ci95"])],
             "n": agg["n"].astype(str) + [f" ({f} failed)" if f else "" for f in agg["failed"]],
-            "rank": agg["rank"].astype(str),
+            "rank": [rank_text(r) for r in rows],
+            "vs baseline (Holm)": [significance_text(r) for r in rows],
             "Δ vs baseline": [_pct(d) for d in agg["delta_pct"]],
             "step time ×": [_ratio(r) for r in agg["step_time_ratio"]],
         }
     )
     if (agg["protocol"] != "default").any():
         shown.insert(2, "protocol", agg["protocol"])
+    notes = []
+    if (agg["tier"] == "smoke").any():
+        notes.append("smoke tier: a pipeline check on tiny data, not a ranking of methods.")
+    notes.append("rank: 1 + methods significantly better (Welch, Holm over all pairs, alpha 0.05); "
+                 "equal ranks form a tie group. ref: reference row, not ranked.")
     if fmt == "markdown":
         header = "| " + " | ".join(shown.columns) + " |"
         sep = "|" + "|".join("---" for _ in shown.columns) + "|"
         body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in shown.itertuples(index=False)]
-        return "\n".join([header, sep, *body])
-    return shown.to_string(index=False)
+        return "\n".join([header, sep, *body, "", *notes])
+    return "\n".join([shown.to_string(index=False), *notes])
 
 
-def _pm(mean: float, ci: float) -> str:
+def _integral(values) -> bool:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return bool(vals) and all(v.is_integer() for v in vals)
+
+
+def _num(v: float, integer: bool = False) -> str:
+    if integer or (abs(v) >= 1000 and float(v).is_integer()):
+        return f"{v:,.0f}"
+    if abs(v) >= 1000:
+        return f"{v:,.1f}"
+    return f"{v:.4f}"
+
+
+def _pm(mean: float, ci: float, integer: bool = False) -> str:
     if mean is None or math.isnan(mean):
         return "—"
-    return f"{mean:.4f}" if ci is None or math.isnan(ci) else f"{mean:.4f} ± {ci:.4f}"
+    if ci is None or math.isnan(ci):
+        return _num(mean, integer)
+    return f"{_num(mean, integer)} ± {_num(ci, integer)}"
 
 
 def _pct(d) -> str:

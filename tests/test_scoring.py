@@ -32,7 +32,9 @@ def test_aggregate_ranks_in_the_metrics_direction_and_compares_to_the_baseline()
         ]
     )
     out = aggregate(df, {"s/t": "base"}).set_index("method")
-    assert out.loc["new", "rank"] == 1 and out.loc["base", "rank"] == 2  # lower loss is better
+    # new {1, 2} vs base {2, 2}: Welch p = 0.5, so no test separates them: one tie group.
+    assert out.loc["new", "rank"] == 1 and out.loc["base", "rank"] == 1
+    assert out.loc["new", "p_vs_baseline"] == pytest.approx(0.5) and out.loc["new", "vs_baseline"] == "same"
     assert out.loc["new", "mean"] == 1.5 and out.loc["new", "n"] == 2 and out.loc["new", "failed"] == 1
     assert out.loc["new", "delta_pct"] == pytest.approx(25.0)  # (2 - 1.5) / 2, improvement is positive
     assert out.loc["new", "step_time_ratio"] == pytest.approx(3.0)

@@ -1,0 +1,138 @@
+"""The statistics behind every leaderboard number: intervals, tests, corrections, groups.
+
+Plain functions over sequences of floats (no pandas), so each one can be checked by hand:
+
+* :func:`t_interval` — mean and half-width of the two-sided 95% Student-t interval;
+* :func:`welch_p` — two-sided p-value of Welch's unequal-variance t-test;
+* :func:`holm` — Holm's step-down adjustment of a family of p-values;
+* :func:`dominance_ranks` — ranks with tie groups: a method's rank is 1 + the number of
+  methods significantly better than it (pairwise Welch tests, Holm-corrected over all pairs), so
+  methods that no test separates share a rank, and floating-point noise never splits a tie;
+* :func:`expected_best_of_k` — what a user who runs k of the K trials gets, in expectation.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from typing import Sequence
+
+ALPHA = 0.05
+
+
+def finite(values) -> list[float]:
+    out = []
+    for v in values:
+        if v is None:
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out.append(f)
+    return out
+
+
+def t_interval(values) -> tuple[float, float, int]:
+    """Mean and half-width of the two-sided 95% Student-t interval (NaN half-width for n < 2)."""
+    vals = finite(values)
+    n = len(vals)
+    if n == 0:
+        return math.nan, math.nan, 0
+    mean = sum(vals) / n
+    if n < 2:
+        return mean, math.nan, n
+    from scipy import stats
+
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    return mean, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n), n
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test of mean(a) == mean(b); NaN when it cannot be computed.
+
+    Samples with no spread on either side (every seed gave the same value, as deterministic
+    runs do) are compared exactly: equal means give p = 1, different means p = 0.
+    """
+    a, b = finite(a), finite(b)
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    ma, mb = sum(a) / len(a), sum(b) / len(b)
+    va = sum((x - ma) ** 2 for x in a) / (len(a) - 1)
+    vb = sum((x - mb) ** 2 for x in b) / (len(b) - 1)
+    se2 = va / len(a) + vb / len(b)
+    if se2 <= 0 or _close(se2, 0.0):
+        return 1.0 if _close(ma, mb) else 0.0
+    if _close(ma, mb):
+        return 1.0
+    from scipy import stats
+
+    t = (ma - mb) / math.sqrt(se2)
+    df = se2**2 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1))
+    return float(2 * stats.t.sf(abs(t), df))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values, in the input order; NaN stays NaN and is not counted in the family.
+
+    Sorted ascending p_(1) <= ... <= p_(m): adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)).
+    """
+    idx = [i for i, p in enumerate(pvalues) if p is not None and not math.isnan(p)]
+    m = len(idx)
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out
+
+
+def dominance_ranks(samples: dict[str, Sequence[float]], direction: str, alpha: float = ALPHA,
+                    decimals: int = 4) -> dict[str, int]:
+    """Rank = 1 + the number of methods significantly better (Welch, Holm over all pairs).
+
+    Methods with fewer than two finite values cannot be tested; among themselves and against the
+    rest they are ordered by their mean rounded to ``decimals`` (the displayed precision), so two
+    equal displayed values always share a rank. Methods without any finite value are left out.
+    """
+    sign = 1.0 if direction == "max" else -1.0
+    names = [k for k, v in samples.items() if finite(v)]
+    means = {k: sum(finite(samples[k])) / len(finite(samples[k])) for k in names}
+    pairs = list(combinations(names, 2))
+    adjusted = holm([welch_p(samples[a], samples[b]) for a, b in pairs])
+    better = {k: 0 for k in names}
+    for (a, b), p in zip(pairs, adjusted):
+        ra, rb = round(sign * means[a], decimals), round(sign * means[b], decimals)
+        if math.isnan(p):  # untestable pair: the displayed means decide
+            separated = ra != rb
+        else:
+            separated = p < alpha and ra != rb
+        if separated:
+            if ra > rb:
+                better[b] += 1
+            else:
+                better[a] += 1
+    return {k: 1 + better[k] for k in names}
+
+
+def expected_best_of_k(selection: Sequence[float], reported: Sequence[float], k: int, direction: str) -> float:
+    """E[reported score of the trial with the best selection score among k of the K trials].
+
+    The k trials are a uniformly random subset (without replacement) of the K that ran. With the
+    trials sorted by selection score from worst to best (positions i = 1..K), the best of a random
+    k-subset is trial i with probability C(i - 1, k - 1) / C(K, k). Ties in the selection score
+    keep the earlier trial as better (the tuner's rule: first one on ties).
+    """
+    pairs = [(s, r) for s, r in zip(selection, reported) if s is not None and not math.isnan(s)]
+    K = len(pairs)
+    if not 1 <= k <= K:
+        return math.nan
+    sign = 1.0 if direction == "max" else -1.0
+    order = sorted(range(K), key=lambda i: (sign * pairs[i][0], -i))  # worst first; earlier wins ties
+    total = math.comb(K, k)
+    return sum(math.comb(pos, k - 1) / total * pairs[i][1] for pos, i in enumerate(order))

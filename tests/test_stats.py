@@ -1,0 +1,100 @@
+"""The leaderboard's statistics, each checked against values worked out by hand."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from regsuite.scoring import aggregate, format_table
+from regsuite.stats import dominance_ranks, expected_best_of_k, holm, welch_p
+
+
+def test_welch_by_hand():
+    # a: mean 2, var 1; b: mean 5.5, var 5/3. se^2 = 1/3 + 5/12 = 0.75, t = -3.5/sqrt(0.75),
+    # df = 0.75^2 / ((1/3)^2/2 + (5/12)^2/3) = 0.5625 / (1/18 + 25/432) = 4.9592...
+    from scipy import stats
+
+    t = -3.5 / math.sqrt(0.75)
+    df = 0.5625 / (1 / 18 + 25 / 432)
+    assert welch_p([1, 2, 3], [4, 5, 6, 7]) == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-12)
+    assert df == pytest.approx(4.9592, abs=1e-4)
+
+
+def test_welch_without_spread_compares_exactly_and_refuses_one_seed():
+    assert welch_p([0.9842] * 3, [0.9842] * 3) == 1.0
+    assert welch_p([0.5] * 3, [0.6] * 3) == 0.0
+    assert math.isnan(welch_p([1.0], [1.0, 2.0]))
+
+
+def test_holm_by_hand():
+    # sorted 0.01 (x4 = 0.04), 0.03 (x3 = 0.09), 0.04 (x2 = 0.08 -> running max 0.09), 0.5 (x1)
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    out = holm([0.02, math.nan, 0.9])  # NaN is not part of the family: m = 2
+    assert out[0] == pytest.approx(0.04) and math.isnan(out[1]) and out[2] == pytest.approx(0.9)
+
+
+def test_dominance_ranks_group_methods_that_no_test_separates():
+    samples = {
+        "a": [1.0, 1.1, 0.9, 1.0, 1.05],
+        "b": [0.5, 0.55, 0.45, 0.5, 0.52],
+        "c": [0.5, 0.55, 0.45, 0.5, 0.53],
+        "d": [0.1, 0.12, 0.09, 0.1, 0.11],
+    }
+    assert dominance_ranks(samples, "max") == {"a": 1, "b": 2, "c": 2, "d": 4}
+    assert dominance_ranks(samples, "min") == {"d": 1, "b": 2, "c": 2, "a": 4}
+
+
+def test_equal_displayed_values_never_split_a_rank():
+    # cutout ranked 5th while sam and sgd ranked 3rd, all showing 0.9842: never again.
+    samples = {"sam": [0.98420000001] * 3, "sgd": [0.9842] * 3, "cutout": [0.98419999999] * 3}
+    assert set(dominance_ranks(samples, "max").values()) == {1}
+
+
+def test_expected_best_of_k_by_hand():
+    sel, rep = [0.1, 0.3, 0.2], [10.0, 30.0, 20.0]
+    # k = 2: subsets {0,1} -> 30, {0,2} -> 20, {1,2} -> 30: mean 80 / 3
+    assert expected_best_of_k(sel, rep, 2, "max") == pytest.approx(80 / 3)
+    assert expected_best_of_k(sel, rep, 1, "max") == pytest.approx(20.0)
+    assert expected_best_of_k(sel, rep, 3, "max") == pytest.approx(30.0)
+    # minimising: the best of {0,1} is trial 0 (10), of {0,2} trial 0, of {1,2} trial 2 (20)
+    assert expected_best_of_k(sel, rep, 2, "min") == pytest.approx(40 / 3)
+    assert math.isnan(expected_best_of_k(sel, rep, 4, "max"))
+
+
+def _runs(values: dict[str, list[float]], direction="max"):
+    rows = []
+    for method, vals in values.items():
+        for seed, v in enumerate(vals):
+            rows.append({"suite": "s", "suite_version": "1", "task": "s/t", "tier": "standard",
+                         "protocol": "default", "method": method, "seed": seed, "status": "ok",
+                         "primary_metric": "acc", "primary_direction": direction, "primary_value": v,
+                         "step_time_ms": 1.0, "wall_s": 1.0, "state_mem_mb": 1.0, "metrics": "{}"})
+    return pd.DataFrame(rows)
+
+
+def test_aggregate_marks_significance_against_the_baseline_with_holm():
+    df = _runs({
+        "base": [0.80, 0.81, 0.79, 0.80, 0.80],
+        "good": [0.90, 0.91, 0.89, 0.90, 0.905],
+        "tie": [0.80, 0.815, 0.79, 0.80, 0.805],
+        "oracle": [0.99, 0.99, 0.99, 0.99, 0.99],
+    })
+    out = aggregate(df, {"s/t": "base"}, references={"oracle"}).set_index("method")
+    assert out.loc["good", "vs_baseline"] == "better" and out.loc["good", "p_holm"] < 0.05
+    assert out.loc["tie", "vs_baseline"] == "same"
+    assert out.loc["good", "rank"] == 1 and out.loc["tie", "rank"] == out.loc["base", "rank"] == 2
+    # the reference row is scored, never ranked, and outside the Holm family (2 tests, not 3)
+    assert bool(out.loc["oracle", "reference"]) and pd.isna(out.loc["oracle", "rank"])
+    p_good, p_tie = out.loc["good", "p_vs_baseline"], out.loc["tie", "p_vs_baseline"]
+    assert p_good < p_tie  # Holm over m = 2: the smaller p doubles, the larger keeps its own (or the max)
+    assert out.loc["good", "p_holm"] == pytest.approx(2 * p_good)
+    assert out.loc["tie", "p_holm"] == pytest.approx(max(2 * p_good, p_tie))
+    text = format_table(aggregate(df, {"s/t": "base"}, references={"oracle"}))
+    assert "▲ p=" in text and "≈ p=" in text and " ref " in text
+
+
+def test_integer_metrics_print_as_integers():
+    from regsuite.scoring import _pm
+
+    assert _pm(13893.3333, float("nan"), integer=True) == "13,893"
+    assert _pm(37280.0, 120.0, integer=True) == "37,280 ± 120"
