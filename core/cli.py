@@ -33,6 +33,28 @@ class RegsuiteGroup(click.Group):
         except UsageError as exc:
             raise _Refused(str(exc)) from None
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Click's own usage errors too end as one ``error:`` line and exit 2; Ctrl-C as the documented line, 130."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo(INTERRUPTED, err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"error: {one_line(exc.format_message())}", err=True)
+            sys.exit(2)
+        sys.exit(0)
+
+
+INTERRUPTED = "interrupted; finished runs are stored, re-run the same command to resume"
+
+
+def one_line(text: str) -> str:
+    """Click's messages may span lines (a hint, a list of choices): keep them on one."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip()) or "bad input"
+
 
 class Ctx:
     def __init__(self, plugin_options: tuple[str, ...]) -> None:
@@ -287,7 +309,7 @@ def main(argv=None) -> None:
     try:
         cli.main(args=argv, prog_name="regsuite")
     except KeyboardInterrupt:
-        click.echo("interrupted; finished runs are stored, re-run the same command to resume", err=True)
+        click.echo(INTERRUPTED, err=True)
         sys.exit(130)
 
 
