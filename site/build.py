@@ -171,12 +171,64 @@ def _size(n: int) -> str:
 # ------------------------------------------------------------------ build
 
 
+MARKER = ".regsuite-site"  # written into every built site: only a folder holding it is ever replaced
+
+
+def _check_target(out: Path) -> None:
+    """Refuse an ``--out`` that is not ours to replace: a file, or a non-empty folder that is not a site."""
+    from regsuite.errors import UsageError
+
+    if not str(out) or str(out) in (".", ""):
+        raise UsageError("--out must name a folder for the site (not empty, not the current directory)")
+    try:
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise UsageError(f"--out {out} exists and is not a folder; choose another --out")
+        if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+            raise UsageError(f"--out {out} is a folder that is not a regsuite site (no {MARKER} marker): "
+                             "refusing to replace it; choose an empty or new folder")
+    except OSError as exc:
+        raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+
+
 def build_site(results, out, registry=None) -> BuildReport:
-    """Read ``results`` (store directories, or folders of them) and write the site into ``out`` (replaced)."""
-    data = load(results, registry)
+    """Read ``results`` (store directories, or folders of them) and write the site into ``out``.
+
+    The site is built in a hidden temporary folder beside ``out`` and swapped in only once complete, so a
+    failed build leaves the previous site as it was. ``out`` is replaced only if it is empty or a site an
+    earlier build wrote (it holds :data:`MARKER`); anything else is refused.
+    """
+    import os
+    import tempfile
+
+    from regsuite.errors import UsageError
+
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
+    _check_target(out)
+    data = load(results, registry)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:100]}.", suffix=".building", dir=out.parent))
+    except OSError as exc:
+        raise UsageError(f"could not create the site folder {out}: {exc.strerror or exc}") from None
+    try:
+        report = _render_into(data, staging)
+        (staging / MARKER).write_text("built by regsuite site build; this folder is replaced by the next build\n")
+        if out.exists():
+            _check_target(out)  # it may have changed while we rendered
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name[:100]}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / "site")
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except OSError as exc:
+        raise UsageError(f"could not write the site to {out}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _render_into(data, out: Path) -> BuildReport:
     for sub in ("static", "suites", "tasks", "methods"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(HERE / "site.css", out / "static" / "site.css")

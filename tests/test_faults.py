@@ -153,3 +153,60 @@ def test_failure_rows_are_complete(reg, tmp_path):
     assert set(ok) == set(bad)
     assert bad["status"] == "timeout" and bad["primary_value"] is None and bad["run_id"] == spec.run_id
     assert json.loads(bad["components"]) == ["probe-opt"]
+
+
+# ------------------------------------------------------------------ site build --out: never delete what is not a site
+
+
+@pytest.fixture
+def site_results(tmp_path):
+    from site_results import write_results
+
+    import sys
+
+    sys.path.insert(0, str(TESTS))
+    write_results(tmp_path / "results")
+    return tmp_path / "results"
+
+
+def _site(results, out):
+    return CliRunner().invoke(cli, ["site", "build", "--no-registry", "--results", str(results), "--out", str(out)])
+
+
+def test_site_build_refuses_to_replace_a_folder_that_is_not_a_site(site_results, tmp_path):
+    before = _all_files(site_results)
+    res = _site(site_results.parent, site_results)  # --out pointed at the results themselves
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith(f"error: --out {site_results} is a folder that is not a regsuite site")
+    assert _all_files(site_results) == before  # nothing deleted
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    res = _site(site_results, afile)
+    assert res.exit_code == 2 and "is a file" in res.stderr and afile.read_text() == "mine"
+    res = _site(site_results, "")
+    assert res.exit_code == 2 and "current directory" in res.stderr
+
+
+def test_site_build_replaces_its_own_site_and_a_failed_build_keeps_the_old_one(site_results, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    assert _site(site_results, out).exit_code == 0
+    assert (out / ".regsuite-site").is_file()
+    (out / "stale.html").write_text("from an older build")
+    assert _site(site_results, out).exit_code == 0
+    assert not (out / "stale.html").exists() and (out / "index.html").is_file()
+    index = (out / "index.html").read_text()
+
+    import regsuite.site.build as build_mod
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build_mod, "write_downloads", broken)
+    res = _site(site_results, out)
+    assert res.exit_code == 2 and res.stderr == f"error: could not write the site to {out}: No space left on device\n"
+    assert (out / "index.html").read_text() == index  # the previous site is intact
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.undo()
+    assert _site(site_results, empty).exit_code == 0 and (empty / "index.html").is_file()
