@@ -98,3 +98,42 @@ def test_integer_metrics_print_as_integers():
 
     assert _pm(13893.3333, float("nan"), integer=True) == "13,893"
     assert _pm(37280.0, 120.0, integer=True) == "37,280 ± 120"
+
+
+def test_performance_ratios_by_hand():
+    from regsuite.suite_scores import performance_ratio
+
+    assert performance_ratio(0.90, 0.95, "max") == pytest.approx(2.0)  # errors 0.10 / 0.05
+    assert performance_ratio(12.0, 4.0, "min") == pytest.approx(3.0)
+    assert performance_ratio(50.0, 100.0, "max") == pytest.approx(2.0)  # unbounded max metric
+    assert performance_ratio(float("nan"), 4.0, "min") == math.inf
+
+
+def test_suite_scores_are_bounded_and_count_coverage():
+    from regsuite.suite_scores import suite_scores
+
+    def task(name, values):
+        df = _runs(values, direction="min")
+        df["task"] = name
+        return df
+
+    runs = pd.concat([
+        task("s/t1", {"base": [2.0, 2.1, 1.9], "fast": [1.0, 1.05, 0.95], "ref": [0.1, 0.1, 0.1]}),
+        task("s/t2", {"base": [4.0, 4.2, 3.8], "fast": [4.0, 4.1, 3.9]}),
+    ])
+    agg = aggregate(runs, {"s/t1": "base", "s/t2": "base"}, references={"ref"})
+    out = suite_scores(agg).set_index("method")
+    assert "ref" not in out.index  # references never enter an aggregate
+    # fast: ratio 1 on t1, 1 on t2 (best mean 4.0 vs base 4.0) -> area 1
+    # base: ratio 2 on t1 -> (4 - 2) / 3 = 2/3; ratio 1 on t2 -> 1; mean over 2 tasks = 5/6
+    assert out.loc["fast", "profile_area"] == pytest.approx(1.0)
+    assert out.loc["base", "profile_area"] == pytest.approx(5 / 6)
+    # win rate: t1 fast beats base (1.0), t2 they tie (0.5) -> fast 0.75, base 0.25
+    assert out.loc["fast", "win_rate"] == pytest.approx(0.75)
+    assert out.loc["base", "win_rate"] == pytest.approx(0.25)
+    assert (out["tasks_covered"] == 2).all() and (out["n_tasks"] == 2).all()
+    # a method that ran 1 of 2 tasks cannot tie for first: its missing task counts as infinitely far
+    partial = aggregate(pd.concat([runs, task("s/t1", {"solo": [0.5, 0.52, 0.48]})]),
+                        {"s/t1": "base", "s/t2": "base"}, references={"ref"})
+    scores = suite_scores(partial).set_index("method")
+    assert scores.loc["solo", "tasks_covered"] == 1 and scores.loc["solo", "profile_area"] == pytest.approx(0.5)
