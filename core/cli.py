@@ -155,6 +155,11 @@ def _baselines(reg) -> dict[str, str]:
     return {key: task.baseline for key, task in reg.tasks.items()}
 
 
+def _references(reg) -> set[str]:
+    """Methods shown as reference rows (upper bounds, closed-form maps), never ranked."""
+    return {name for name, cls in reg.methods.items() if getattr(cls, "reference", None)} if reg else set()
+
+
 def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=()) -> int:
     from .scoring import aggregate, format_table
 
@@ -165,7 +170,7 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=()) -> int:
         runs = runs[runs["suite"].isin(suites)]
     if tasks and len(runs):
         runs = runs[runs["task"].isin(tasks) | runs["task"].str.split("/").str[-1].isin(tasks)]
-    agg = aggregate(runs, _baselines(reg) if reg is not None else {})
+    agg = aggregate(runs, _baselines(reg) if reg is not None else {}, _references(reg))
     if not len(agg):
         click.echo("no results", err=True)
         return 0

@@ -111,7 +111,13 @@ class Method:
     requires: ClassVar[frozenset[str]] = frozenset()
     # How closely the implementation follows its source; None only for methods not yet labelled.
     fidelity: ClassVar[Fidelity | None] = None
+    # A reference row (an upper bound, an oracle, a closed-form map, the do-nothing map): scored and
+    # shown, never ranked, and left out of the suite aggregates. The text says what it is.
+    reference: ClassVar[str | None] = None
     version: ClassVar[str] = "1"
+    # True for an optimizer that sets its own step sizes over the run (schedule-free, relative-step):
+    # the plan then adds no default schedule to a composition that contains it.
+    schedules_itself: ClassVar[bool] = False
 
     def __init__(self, hp: dict[str, Any] | None = None) -> None:
         self.hp = dict(self.defaults)
@@ -126,6 +132,24 @@ class Method:
         """First line of the docstring."""
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else ""
+
+    @classmethod
+    def accept_hp(cls, key: str, value: Any, *, from_text: bool = False) -> Any:
+        """``value`` converted to hyperparameter ``key``'s type, if the method can take it.
+
+        A key in the search space is checked against that parameter's hard ``limits`` (not its
+        tuning range: ``--hp adamw.weight_decay=1.0`` is a valid setting outside the range); any
+        other key against the type of its default. Raises ``KeyError`` for an unknown key and
+        ``ValueError`` for a value the method cannot take.
+        """
+        from .space import check_typed, parse_typed
+
+        if key not in cls.defaults:
+            raise KeyError(key)
+        if key in cls.space:
+            return cls.space[key].parse(value) if from_text else cls.space[key].accept(value)
+        like = cls.defaults[key]
+        return parse_typed(value, like) if from_text else check_typed(value, like)
 
     @classmethod
     def metadata_problems(cls) -> list[str]:
@@ -153,11 +177,15 @@ class Method:
                         param.validate(cls.defaults[key])
                     except ValueError as exc:
                         problems.append(f"default {key}={cls.defaults[key]!r} is not in its space: {exc}")
+                    if param.range_problem():
+                        problems.append(f"space[{key!r}]: {param.range_problem()}")
         if cls.fidelity is not None:
             if not isinstance(cls.fidelity, Fidelity):
                 problems.append("fidelity must be a regsuite.Fidelity or None")
             else:
                 problems.extend(cls.fidelity.problems())
+        if not isinstance(cls.schedules_itself, bool):
+            problems.append(f"schedules_itself must be True or False, got {cls.schedules_itself!r}")
         if not isinstance(cls.requires, frozenset):
             problems.append("requires must be a frozenset of capability names")
         problems.extend(unknown_hooks(cls))

@@ -58,6 +58,7 @@ class Joint(Method):
     """
 
     name = "joint"
+    reference = "upper bound: trains on the whole stream i.i.d."
     family = "procedure"
     citation = Citation(
         "Gradient Episodic Memory for Continual Learning", "David Lopez-Paz, Marc'Aurelio Ranzato", 2017,

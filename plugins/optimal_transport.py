@@ -56,7 +56,7 @@ class MongeGap(Method):
 
     @staticmethod
     def gap(x, tx, blur: float):
-        from regsuite.suites.optimal_transport.metrics import sinkhorn_loss
+        from regsuite.ot import sinkhorn_loss
 
         moved = 0.5 * (tx - x).pow(2).sum(-1).mean()
         return moved - sinkhorn_loss(blur, debias=False)(x, tx)
@@ -150,7 +150,7 @@ class ICNNDual(Method):
         if getattr(self, "f", None) is None:
             import torch
 
-            from regsuite.suites.optimal_transport.models import ICNN
+            from regsuite.ot import ICNN
 
             width = self.hp["width"]
             self.f = ICNN(dim, (width, width)).to(device)
@@ -251,6 +251,7 @@ class LinearMap(_ClosedForm):
     """
 
     name = "linear-map"
+    reference = "closed-form: the optimal affine map between the two Gaussian fits"
     citation = Citation(
         "On the optimal mapping of distributions",
         "Martin Knott, Cyril S. Smith",
@@ -272,6 +273,7 @@ class Identity(_ClosedForm):
     """Identity map T(x) = x: the do-nothing reference (its L2-UVP is E||x - T*(x)||^2 / Var(target))."""
 
     name = "identity"
+    reference = "do-nothing map: the top of the L2-UVP scale"
     # The reference point of the benchmark's L2-UVP scale (no method should score worse).
     citation = Citation(
         "Do Neural Optimal Transport Solvers Work? A Continuous Wasserstein-2 Benchmark",

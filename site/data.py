@@ -122,7 +122,10 @@ def load(paths, registry=None) -> SiteData:
     baselines = {}
     if registry is not None:
         baselines = {key: task.baseline for key, task in registry.tasks.items()}
-    agg = aggregate(all_runs, baselines)
+    references = set()
+    if registry is not None:
+        references = {n for n, cls in registry.methods.items() if getattr(cls, "reference", None)}
+    agg = aggregate(all_runs, baselines, references)
     return SiteData(all_runs, all_curves.reset_index(drop=True), agg, stores, registry, problems)
 
 
