@@ -145,24 +145,33 @@ def _mean(values) -> float:
 def boards(agg: pd.DataFrame) -> list[dict]:
     """One leaderboard per (suite version, tier, protocol) of a suite's aggregate.
 
-    Rows are methods, one cell per task; the summary columns are the mean rank,
-    the normalized score (100 x the method's mean over the task baseline's mean
-    in the metric's direction: 100 is the baseline, higher is better, averaged
-    over tasks) and the geometric mean of the cost ratios to the baseline.
+    Rows are methods, one cell per task; the summary columns are the bounded suite aggregates of
+    :mod:`regsuite.suite_scores` (performance-profile area, mean win rate, tasks covered k/N) and
+    the geometric mean of the cost ratios to the baseline. Reference rows come last, unranked.
     """
+    from regsuite.suite_scores import suite_scores
+
+    scores = suite_scores(agg)
     out = []
     for (version, tier, protocol), part in agg.groupby(["suite_version", "tier", "protocol"], sort=True):
         tasks = sorted(set(part["task"]))
+        sc = scores[(scores["suite_version"] == version) & (scores["tier"] == tier) & (scores["protocol"] == protocol)]
+        sc = sc.set_index("method")
         rows = []
         for method, mrows in part.groupby("method", sort=True):
             cells = {r.task: r for r in mrows.itertuples(index=False)}
             ns = sorted({int(r.n) for r in cells.values()})
+            reference = bool(mrows["reference"].any()) if "reference" in mrows else False
+            s = sc.loc[method] if method in sc.index else None
             rows.append(
                 {
                     "method": method,
+                    "reference": reference,
                     "cells": [cells.get(t) for t in tasks],
                     "mean_rank": _mean([float(r.rank) for r in cells.values() if not pd.isna(r.rank)]),
-                    "score": _mean([100.0 + r.delta_pct for r in cells.values()]),
+                    "profile_area": float(s["profile_area"]) if s is not None else math.nan,
+                    "win_rate": float(s["win_rate"]) if s is not None else math.nan,
+                    "covered": sum(1 for r in cells.values() if r.n > 0),
                     "step_time": _geomean([r.step_time_ratio for r in cells.values()]),
                     "state_mem": _geomean([r.state_mem_ratio for r in cells.values()]),
                     "seeds": str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}",
@@ -171,6 +180,8 @@ def boards(agg: pd.DataFrame) -> list[dict]:
                     "n_tasks": len(cells),
                 }
             )
-        rows.sort(key=lambda r: (math.isnan(r["mean_rank"]), r["mean_rank"], r["method"]))
-        out.append({"version": version, "tier": tier, "protocol": protocol, "tasks": tasks, "rows": rows})
+        rows.sort(key=lambda r: (r["reference"], -(r["profile_area"] if not math.isnan(r["profile_area"]) else -1),
+                                 r["method"]))
+        out.append({"version": version, "tier": tier, "protocol": protocol, "tasks": tasks, "rows": rows,
+                    "n_tasks": len(tasks)})
     return out

@@ -103,10 +103,13 @@ def test_board_scores_and_ranks():
 
     (board,) = boards(aggregate(pd.DataFrame(rows), {"s/t1": "sgd", "s/t2": "sgd"}))
     assert board["tasks"] == ["s/t1", "s/t2"]
-    a, sgd = board["rows"]  # sorted by mean rank
+    a, sgd = board["rows"]  # sorted by performance-profile area
     assert a["method"] == "a" and a["mean_rank"] == 1.0 and sgd["mean_rank"] == 2.0
-    assert a["score"] == pytest.approx(110.0)  # +10% on both tasks: 0.88 vs 0.80 (max), 0.90 vs 1.00 (min)
-    assert sgd["score"] == pytest.approx(100.0)
+    # a is best on both tasks: area 1, wins every comparison. sgd: t1 error ratio 0.20 / 0.12 = 5/3,
+    # t2 loss ratio 1.00 / 0.90 = 10/9; area = mean((4 - 5/3) / 3, (4 - 10/9) / 3)
+    assert a["profile_area"] == pytest.approx(1.0) and a["win_rate"] == 1.0 and a["covered"] == 2
+    assert sgd["profile_area"] == pytest.approx(((4 - 5 / 3) / 3 + (4 - 10 / 9) / 3) / 2)
+    assert sgd["win_rate"] == 0.0
     assert a["step_time"] == pytest.approx(1.0)  # geometric mean of 2.0 and 0.5
     assert a["seeds"] == "3" and a["failed"] == 0
 
