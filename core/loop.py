@@ -76,6 +76,7 @@ def train_supervised(
     evaluate: Callable[[Any], dict[str, dict[str, float]]],
     batch_size: int,
     diagnostics: tuple[str, ...] = (),
+    target=None,
 ):
     """Train ``model`` for ``budget.steps`` steps under the run's hooks.
 
@@ -83,6 +84,10 @@ def train_supervised(
     ``budget.eval_every`` steps (logged as curves) and once at the end.
     ``diagnostics`` (see :mod:`regsuite.diagnostics`) are computed after the final
     evaluation on the next training batch and returned as ``final["diagnostics"]``.
+    ``target`` (a :class:`regsuite.target.Target` on a flattened ``split_metric`` name such as
+    ``val_accuracy``) is checked at every evaluation; its time to target (or censoring) is
+    returned as ``final["target"]``, and a target with ``stop_early`` ends training at the
+    first evaluation that reaches it (the final evaluation is then taken at that step).
     Returns ``(state, final_evaluation)``.
     """
     state = ctx.new_state(model, budget, forward=forward, task_loss=task_loss)
@@ -94,6 +99,8 @@ def train_supervised(
 
     ckpt = Checkpointer.for_run(ctx)  # long tiers: resume from, and save, periodic checkpoints
     start, train_s = ckpt.restore(state, batches) if ckpt else (0, 0.0)
+    tracker = _tracker(ctx, target, budget, batch_size, start)
+    step, stopped_early, last_eval = start, False, None
     for step in range(start + 1, budget.steps + 1):
         t0 = time.perf_counter()
         loss = state.train_step(next(batches))
@@ -103,14 +110,24 @@ def train_supervised(
             ctx.log(step, "train", "loss", value)
             ctx.check_finite(value)
         if eval_every and step % eval_every == 0 and step < budget.steps:
-            for split, metrics in evaluate(model).items():
+            last_eval = evaluate(model)
+            for split, metrics in last_eval.items():
                 for name, value in metrics.items():
                     ctx.log(step, split, name, value)
+                    if tracker and f"{split}_{name}" == target.metric:
+                        tracker.update(value, step=step, samples=step * batch_size, wall_s=train_s)
             model.train()
+            if tracker and tracker.should_stop:
+                stopped_early = True
+                if step % log_every and step != 1:  # the run's last training loss, logged
+                    ctx.log(step, "train", "loss", loss.item())
+                break
         if ckpt:
             ckpt.maybe_save(step, state, train_s)
-    ctx.counters.update(steps=budget.steps, samples=budget.steps * batch_size, train_s=train_s)
-    final = evaluate(model)
+    ctx.counters.update(steps=step, samples=step * batch_size, train_s=train_s)
+    # Stopped early: the last evaluation is the final one (the weights did not change since).
+    logged = set(last_eval) if stopped_early else set()
+    final = dict(last_eval) if stopped_early else evaluate(model)
     if diagnostics:
         from .diagnostics import compute_diagnostics
 
@@ -120,5 +137,29 @@ def train_supervised(
         )
     for split, metrics in final.items():
         for name, value in metrics.items():
-            ctx.log(budget.steps, split, name, value)
+            if split not in logged:
+                ctx.log(step, split, name, value)
+    if tracker:
+        split, _, name = target.metric.partition("_")
+        if split not in final or name not in final[split]:
+            raise ValueError(f"target metric {target.metric!r} is not among the evaluation's metrics")
+        tracker.update(final[split][name], step=step, samples=step * batch_size, wall_s=train_s)
+        final["target"] = tracker.metrics()
     return state, final
+
+
+def _tracker(ctx, target, budget, batch_size: int, start: int):
+    """The run's target tracker; after a resume, replayed from the restored validation curves."""
+    if target is None:
+        return None
+    from .target import TargetTracker
+
+    if target.axis == "tokens":
+        raise ValueError("train_supervised counts steps, samples and wall_s, not tokens: use another axis")
+
+    axis_budget = {"steps": budget.steps, "samples": budget.steps * batch_size}.get(target.axis)
+    tracker = TargetTracker(target, budget=axis_budget)
+    for step, wall_s, split, name, value in ctx.curves if start else ():
+        if f"{split}_{name}" == target.metric and step <= start:
+            tracker.update(value, step=step, samples=step * batch_size, wall_s=wall_s)
+    return tracker

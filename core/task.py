@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .target import Target
+
 if TYPE_CHECKING:
     from .context import RunContext
 
@@ -71,6 +73,9 @@ class Task:
     hp_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
     # Validation metric used for tuning (never the test metric).
     validation: ClassVar[Metric | None] = None
+    # Time to target (regsuite.target): a validation threshold whose first crossing the loop
+    # records (censored when never reached), optionally ending the run early once reached.
+    target: ClassVar[Target | None] = None
 
     def check_data(self, ctx: RunContext) -> None:
         """Raise :class:`DataMissing` with a helpful message when local data is absent."""

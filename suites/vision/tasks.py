@@ -64,6 +64,7 @@ class ImageClassificationTask(Task):
         state, final = train_supervised(
             ctx, model=model, batches=batches, budget=self.budget, forward=forward,
             task_loss=task_loss, evaluate=evaluate, batch_size=self.batch_size, diagnostics=self.diagnostics,
+            target=self.target,
         )
         train_loss = [v for (_, _, split, name, v) in ctx.curves if split == "train" and name == "loss"][-1]
         metrics = {
@@ -75,6 +76,7 @@ class ImageClassificationTask(Task):
             "train_loss": train_loss,
         }
         metrics.update(final.get("diagnostics", {}))
+        metrics.update(final.get("target", {}))
         metrics.update(state.finish())
         return metrics
 
