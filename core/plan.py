@@ -1,7 +1,11 @@
 """Plans: methods x tasks x seeds (x hyperparameter overrides), as run specifications.
 
 A run's id is a hash of its canonical configuration, suite version included,
-so re-running a plan finds finished runs in the store and skips them.
+and of what produced each component: the method's ``version`` and the
+distribution (name and version) that provided it. Re-running a plan finds
+finished runs in the store and skips them; a result computed by an older
+version of a method, or by another plugin's method of the same name, is
+never a cache hit.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from .errors import CompositionError, UsageError
 from .hookspec import FIRSTRESULT_RUN_HOOKS
 from .method import Method
 from .registry import Registry, _close
-from .space import parse_typed
 from .task import Task
 
 
@@ -34,6 +37,9 @@ class RunSpec:
     hparams: dict = field(hash=False)  # {component: {key: value}}, every value resolved
     seed: int
     protocol: str = "default"  # "default" hyperparameters, or the tuning protocol that chose them
+    # What produced each component, in component order: (name, method version, distribution, its version);
+    # see producers_of. Empty only for specs built by hand (tests); build_plan always fills it.
+    producers: tuple[tuple[str, str, str, str], ...] = ()
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -46,6 +52,7 @@ class RunSpec:
             "hparams": self.hparams,
             "seed": self.seed,
             "protocol": self.protocol,
+            "producers": [list(p) for p in self.producers],
         }
 
     @property
@@ -78,16 +85,30 @@ def parse_hp_options(options: tuple[str, ...] | list[str]) -> list[HpOverride]:
     return out
 
 
+def producers_of(reg: Registry, components) -> tuple[tuple[str, str, str, str], ...]:
+    """(name, method version, distribution, distribution version) per component, for the run id.
+
+    A module loaded with ``-p`` has no distribution; its module name stands in for one.
+    """
+    out = []
+    for name in components:
+        prov = reg.provider(name)
+        dist, dist_version = prov["distribution"], prov["version"]
+        if dist == "-p":
+            dist, dist_version = f"-p {prov['module']}", ""
+        out.append((name, str(reg.method(name).version), dist, dist_version))
+    return tuple(out)
+
+
 def check_hp_value(cls: type[Method], key: str, text: str) -> Any:
-    if key not in cls.defaults:
+    """Parse ``--hp`` text to a value the method can take; the search space's range bounds only tuning."""
+    try:
+        return cls.accept_hp(key, text, from_text=True)
+    except KeyError:
         raise UsageError(
             f"method {cls.name!r} has no hyperparameter {key!r}{_close(key, cls.defaults)}"
             f" (it has: {', '.join(sorted(cls.defaults)) or 'none'})"
-        )
-    try:
-        if key in cls.space:
-            return cls.space[key].parse(text)
-        return parse_typed(text, cls.defaults[key])
+        ) from None
     except ValueError as exc:
         raise UsageError(f"--hp {cls.name}.{key}={text}: {exc}") from None
 
@@ -102,7 +123,9 @@ def resolve_components(reg: Registry, spec: str, task: Task) -> tuple[str, ...]:
     if not any(implements(c, "regsuite_configure_optimizer") for c in classes):
         names.append(task.default_optimizer)
         classes.append(reg.method(task.default_optimizer))
-    if task.default_schedule and not any(implements(c, "regsuite_configure_scheduler") for c in classes):
+    # A self-scheduling optimizer (schedule-free, relative-step) gets no schedule on top.
+    scheduled = any(implements(c, "regsuite_configure_scheduler") or c.schedules_itself for c in classes)
+    if task.default_schedule and not scheduled:
         names.append(task.default_schedule)
         classes.append(reg.method(task.default_schedule))
     check_composition(classes, spec)
@@ -133,7 +156,8 @@ def resolve_hparams(reg: Registry, components, task: Task, overrides: list[HpOve
     for name in components:
         cls = reg.method(name)
         values = dict(cls.defaults)
-        values.update(task.hp_overrides.get(name, {}))
+        # Overrides were validated at registration; accept_hp normalises their type (an int lr -> float).
+        values.update({k: cls.accept_hp(k, v) for k, v in task.hp_overrides.get(name, {}).items()})
         for ov in overrides:
             if ov.method == name:
                 values[ov.key] = check_hp_value(cls, ov.key, ov.text)
@@ -186,8 +210,10 @@ def build_plan(
                 continue
             used.update(components)
             hparams = resolve_hparams(reg, components, task, overrides)
+            producers = producers_of(reg, components)
             for seed in range(seed_offset, seed_offset + n_seeds):
-                runs.append(RunSpec(task.suite, suite.version, task.key(), task.tier, spec, components, hparams, seed))
+                runs.append(RunSpec(task.suite, suite.version, task.key(), task.tier, spec, components, hparams, seed,
+                                    producers=producers))
     for ov in overrides:
         if ov.method not in used:
             raise UsageError(f"--hp {ov.method}.{ov.key}: method {ov.method!r} is not part of any run of this plan")

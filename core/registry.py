@@ -1,4 +1,11 @@
-"""The catalogue of methods, tasks and suites that the loaded plugins provide."""
+"""The catalogue of methods, tasks and suites that the loaded plugins provide.
+
+A name (method, task or suite) provided by two plugins is a conflict: the
+registry withholds the name instead of picking one, records one line naming
+both plugins, their distributions and how to block one, and every lookup of
+that name fails with that line (exit 2). Commands that never touch the name
+keep working; ``regsuite plugins`` lists the conflicts.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .errors import UsageError
 from .method import Method
-from .discovery import LoadedPlugins, load_plugins
+from .discovery import LoadedPlugins, PluginInfo, load_plugins
 from .suite import Suite
 from .task import TIERS, Task
 
@@ -18,21 +25,62 @@ class Registry:
     methods: dict[str, type[Method]] = field(default_factory=dict)
     method_plugin: dict[str, str] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)  # key "suite/name"
+    task_plugin: dict[str, str] = field(default_factory=dict)
     suites: dict[str, Suite] = field(default_factory=dict)
+    suite_plugin: dict[str, str] = field(default_factory=dict)
+    # ("method" | "task" | "suite", name) -> the plugins that each provide it, in load order.
+    conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[tuple[str, str]]:
         return self.loaded.problems
 
+    # ------------------------------------------------------------ provenance
+
+    def plugin_info(self, plugin_name: str) -> PluginInfo | None:
+        return next((p for p in self.loaded.plugins if p.name == plugin_name), None)
+
+    def provider(self, method_name: str) -> dict[str, str]:
+        """The plugin that provides a method and its distribution: {plugin, module, distribution, version}."""
+        self.method(method_name)
+        plugin = self.method_plugin[method_name]
+        info = self.plugin_info(plugin)
+        if info is None:  # a registry assembled by hand (tests), not by build_registry
+            return {"plugin": plugin, "module": plugin, "distribution": "?", "version": "?"}
+        return {"plugin": info.name, "module": info.module, "distribution": info.distribution,
+                "version": info.version}
+
+    def conflict_lines(self) -> list[str]:
+        return [self.conflict_line(kind, name) for kind, name in self.conflicts]
+
+    def conflict_line(self, kind: str, name: str) -> str:
+        plugins = self.conflicts[(kind, name)]
+
+        def who(plugin: str) -> str:
+            info = self.plugin_info(plugin)
+            if info is None or info.distribution == "-p":
+                return f"plugin {plugin!r} (module {info.module if info else plugin}, loaded with -p)"
+            return f"plugin {plugin!r} (distribution {info.distribution} {info.version})"
+
+        blocks = " or ".join(f"-p no:{p}" for p in plugins)
+        return (f"{kind} {name!r} is provided by {len(plugins)} plugins, "
+                f"{' and '.join(who(p) for p in plugins)}; none is used: block all but one with {blocks}")
+
+    def _refuse_conflict(self, kind: str, name: str) -> None:
+        if (kind, name) in self.conflicts:
+            raise UsageError(self.conflict_line(kind, name))
+
     # ------------------------------------------------------------ lookups
 
     def method(self, name: str) -> type[Method]:
         if name not in self.methods:
+            self._refuse_conflict("method", name)
             raise UsageError(f"unknown method {name!r}{_close(name, self.methods)}")
         return self.methods[name]
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
+            self._refuse_conflict("suite", name)
             raise UsageError(f"unknown suite {name!r}{_close(name, self.suites)}")
         return self.suites[name]
 
@@ -40,6 +88,9 @@ class Registry:
         """Look a task up by ``suite/name`` or by its bare name when that is unique."""
         if name in self.tasks:
             return self.tasks[name]
+        for kind, key in self.conflicts:
+            if kind == "task" and name in (key, key.split("/", 1)[-1]):
+                self._refuse_conflict(kind, key)
         matches = [t for t in self.tasks.values() if t.name == name]
         if len(matches) == 1:
             return matches[0]
@@ -76,12 +127,31 @@ def build_registry(plugin_options=()) -> Registry:
             continue
         _collect(reg, plugin_name, plugin)
     validate_tasks(reg)
+    validate_hp_overrides(reg)
     return reg
 
 
 def _call(plugin, hook: str):
     fn = getattr(plugin, hook, None)
     return list(fn() or []) if callable(fn) else []
+
+
+def _provide(reg: Registry, kind: str, name: str, value, plugin_name: str, table: dict, owners: dict,
+             same=lambda a, b: a is b) -> None:
+    """Add ``value`` under ``name`` unless another plugin already provides something else by that name."""
+    key = (kind, name)
+    if key in reg.conflicts:
+        if plugin_name not in reg.conflicts[key]:
+            reg.conflicts[key].append(plugin_name)
+        return
+    if name in table and not same(table[name], value):
+        reg.conflicts[key] = [owners[name], plugin_name]
+        del table[name]
+        del owners[name]
+        return
+    if name not in table:
+        table[name] = value
+        owners[name] = plugin_name
 
 
 def _collect(reg: Registry, plugin_name: str, plugin) -> None:
@@ -96,10 +166,9 @@ def _collect(reg: Registry, plugin_name: str, plugin) -> None:
     for suite in suites:
         if not isinstance(suite, Suite):
             reg.loaded.problems.append((plugin_name, f"regsuite_suites returned {suite!r}, not a Suite"))
-        elif suite.name in reg.suites and reg.suites[suite.name] != suite:
-            reg.loaded.problems.append((plugin_name, f"suite {suite.name!r} is already defined by another plugin"))
-        else:
-            reg.suites[suite.name] = suite
+            continue
+        # Two plugins may declare the very same suite (equal definitions); a different one is a conflict.
+        _provide(reg, "suite", suite.name, suite, plugin_name, reg.suites, reg.suite_plugin, same=lambda a, b: a == b)
     for cls in methods:
         if not (isinstance(cls, type) and issubclass(cls, Method)):
             reg.loaded.problems.append((plugin_name, f"regsuite_methods returned {cls!r}, not a Method subclass"))
@@ -109,27 +178,55 @@ def _collect(reg: Registry, plugin_name: str, plugin) -> None:
             label = getattr(cls, "name", cls.__name__)
             reg.loaded.problems.append((plugin_name, f"method {label!r} has invalid metadata: {'; '.join(bad)}"))
             continue
-        if cls.name in reg.methods and reg.methods[cls.name] is not cls:
-            other = reg.method_plugin[cls.name]
-            reg.loaded.problems.append(
-                (plugin_name, f"method {cls.name!r} is already provided by plugin {other!r}; this one is ignored")
-            )
-            continue
-        reg.methods[cls.name] = cls
-        reg.method_plugin[cls.name] = plugin_name
+        _provide(reg, "method", cls.name, cls, plugin_name, reg.methods, reg.method_plugin)
     for task in tasks:
         if not isinstance(task, Task):
             reg.loaded.problems.append((plugin_name, f"regsuite_tasks returned {task!r}, not a Task"))
             continue
-        if task.key() in reg.tasks:
-            reg.loaded.problems.append((plugin_name, f"task {task.key()!r} is already defined; this one is ignored"))
-            continue
-        reg.tasks[task.key()] = task
+        _provide(reg, "task", task.key(), task, plugin_name, reg.tasks, reg.task_plugin,
+                 same=lambda a, b: type(a) is type(b))
     # A task needs its suite; checked after all plugins, see validate_tasks.
 
 
 def validate_tasks(reg: Registry) -> None:
     for key, task in list(reg.tasks.items()):
-        if task.suite not in reg.suites:
+        if task.suite not in reg.suites and ("suite", task.suite) not in reg.conflicts:
             reg.loaded.problems.append((key, f"task {key!r} names suite {task.suite!r}, which no plugin defines"))
+            del reg.tasks[key]
+
+
+def hp_override_problems(reg: Registry, task: Task) -> list[str]:
+    """What is wrong with a task's ``hp_overrides``: unknown method, unknown key, a value the method cannot take."""
+    out = []
+    overrides = task.hp_overrides
+    if not isinstance(overrides, dict):
+        return [f"hp_overrides must be a dict {{method: {{key: value}}}}, got {type(overrides).__name__}"]
+    for method, values in overrides.items():
+        if method not in reg.methods:
+            conflict = ("method", method) in reg.conflicts
+            why = "is provided by several plugins" if conflict else "is not provided by any loaded plugin"
+            hint = "" if conflict else _close(method, reg.methods)
+            out.append(f"hp_overrides names method {method!r}, which {why}{hint}")
+            continue
+        if not isinstance(values, dict):
+            out.append(f"hp_overrides[{method!r}] must be a dict {{key: value}}, got {type(values).__name__}")
+            continue
+        cls = reg.methods[method]
+        for key, value in values.items():
+            try:
+                cls.accept_hp(key, value)
+            except KeyError:
+                out.append(f"hp_overrides[{method!r}] sets {key!r}, which {method} does not have"
+                           f"{_close(key, cls.defaults)} (it has: {', '.join(sorted(cls.defaults)) or 'none'})")
+            except ValueError as exc:
+                out.append(f"hp_overrides[{method!r}][{key!r}] = {value!r}: {exc}")
+    return out
+
+
+def validate_hp_overrides(reg: Registry) -> None:
+    """Leave out a task whose overrides would misconfigure its runs (checked once, at registration)."""
+    for key, task in list(reg.tasks.items()):
+        bad = hp_override_problems(reg, task)
+        if bad:
+            reg.loaded.problems.append((key, f"task {key!r} left out: {'; '.join(bad)}"))
             del reg.tasks[key]

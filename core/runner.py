@@ -71,6 +71,14 @@ def build_hooks(reg: Registry, spec: RunSpec):
     from . import hookspec
     from .state import RunHooks
 
+    from .plan import producers_of
+
+    # A worker (process, Ray, Slurm) builds its own registry: it must resolve the same code the id names.
+    if spec.producers and producers_of(reg, spec.components) != spec.producers:
+        raise RuntimeError(
+            f"this process's plugins provide {producers_of(reg, spec.components)}, "
+            f"but the run was planned with {spec.producers}; install the same plugin versions everywhere"
+        )
     pm = pluggy.PluginManager(hookspec.PROJECT)
     pm.add_hookspecs(hookspec)
     methods = []
@@ -149,7 +157,9 @@ def _row(reg: Registry, spec: RunSpec, status: str, error, metrics: dict, ctx, w
         "tier": spec.tier,
         "method": spec.method,
         "components": json.dumps(list(spec.components)),
-        "method_versions": json.dumps({n: reg.method(n).version for n in spec.components}, sort_keys=True),
+        "method_versions": json.dumps(_method_versions(reg, spec), sort_keys=True),
+        # Which distribution provided each component (the run id hashes it too); JSON {component: {...}}.
+        "method_providers": json.dumps(_method_providers(spec), sort_keys=True),
         "hparams": spec.hparams_json(),
         "seed": spec.seed,
         "protocol": spec.protocol,
@@ -180,6 +190,17 @@ def failure_row(reg: Registry, spec: RunSpec, status: str, error: str, *, wall_s
                 device: str = "cpu", started_at: str | None = None) -> dict:
     """The row of a run that ended outside ``execute_run``: its worker crashed, hung or its job failed."""
     return _row(reg, spec, status, error, {}, None, wall_s, None, device, started_at or _now())
+
+
+def _method_versions(reg: Registry, spec: RunSpec) -> dict[str, str]:
+    """The versions the run id was computed with (the plan's), else the registry's."""
+    if spec.producers:
+        return {name: version for name, version, _, _ in spec.producers}
+    return {n: reg.method(n).version for n in spec.components}
+
+
+def _method_providers(spec: RunSpec) -> dict[str, dict[str, str]]:
+    return {name: {"distribution": dist, "version": dist_version} for name, _, dist, dist_version in spec.producers}
 
 
 def reg_plugin_list(reg: Registry) -> list[dict]:
