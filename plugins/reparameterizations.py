@@ -4,7 +4,7 @@ parameter stays the same ``nn.Parameter`` object the optimizer sees."""
 
 from __future__ import annotations
 
-from regsuite import Citation, LogUniform, Method, Uniform, hookimpl
+from regsuite import Citation, Fidelity, LogUniform, Method, Uniform, hookimpl
 
 
 def layers(model):
@@ -42,6 +42,11 @@ class WeightCompander(Method):
         2023,
         "https://arxiv.org/abs/2306.16993",
     )
+    fidelity = Fidelity.reconstructed(
+        "from the abstract: a power-law compander with the properties it describes (large weights "
+        "grow sublinearly, slope > 1 near zero); the paper's exact function, its alpha/beta values "
+        "and its learned-hyperparameter variant are unconfirmed"
+    )
     defaults = {"alpha": 0.5, "beta": 0.1}
     space = {"alpha": Uniform(0.1, 1.0), "beta": LogUniform(1e-3, 1.0)}
 
@@ -66,18 +71,39 @@ class WeightCompander(Method):
 
 
 def mixout(w, u, p: float, mask):
-    """(1 / (1 - p)) * ((1 - M) w + M u - p u): keeps E[result] = w, swaps entries with M = 1 for u."""
+    """(1 / (1 - p)) * ((1 - M) w + M u - p u): keeps E[result] = w, swaps entries with M = 1 for u.
+
+    ``mask`` broadcasts against ``w``: mixout draws it per input unit, shape (1, fan_in)."""
     return ((1 - mask) * w + mask * u - p * u) / (1 - p)
 
 
-class Mixout(Method):
-    """Mixout: randomly swap weights for their starting values (dropout toward a target, not zero).
+def mixout_layers(model):
+    """The ``nn.Linear`` layers mixout mixes: all but an input layer.
 
-    In training, each weight entry is replaced by its value u at the start of the run with
-    probability p, and the result is rescaled so its expectation is w:
-    w~ = ((1 - M) * w + M * u - p * u) / (1 - p),  M ~ Bernoulli(p) elementwise, a new M per forward.
-    At evaluation w is used. The paper anchors to pretrained weights when fine-tuning; here the
-    anchor is the run's initial weights (p is lower than the paper's 0.7-0.9 for that reason).
+    Mixout replaces dropout on hidden units (the authors' example mixes the Linear layers that
+    follow a dropout and leaves the one reading the raw input alone), so a Linear that is the
+    model's first module with weights is skipped; convolutions are not mixed (the reference has
+    only a linear layer). A Linear after an embedding or a convolution reads hidden units.
+    """
+    from torch import nn
+
+    weighted = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    first = weighted[0] if weighted else None
+    return [m for m in model.modules() if isinstance(m, nn.Linear) and m is not first]
+
+
+class Mixout(Method):
+    """Mixout: randomly swap a hidden unit's outgoing weights for their starting values
+    (dropout toward a target instead of toward zero).
+
+    In training, for every mixed ``nn.Linear`` (see :func:`mixout_layers`) each input unit j is
+    chosen with probability p and its whole column W[:, j] is replaced by the anchor u[:, j]; the
+    result is rescaled so that its expectation is W:
+    W~ = ((1 - M) * W + M * u - p * u) / (1 - p),  M = 1 (out) x m, m_j ~ Bernoulli(p), a new m
+    per forward (as the authors' code: one mask row repeated over the output rows). At evaluation
+    W is used. The gradient is autograd's, the exact derivative (1 - M) / (1 - p) of W~; the
+    authors' custom backward omits the 1 / (1 - p). The paper anchors to pretrained weights when
+    fine-tuning; here the anchor is the run's initial weights.
     """
 
     name = "mixout"
@@ -88,8 +114,15 @@ class Mixout(Method):
         2020,
         "https://arxiv.org/abs/1909.11299",
     )
+    fidelity = Fidelity.adapted(
+        "per-input-unit masks on hidden nn.Linear layers as in the authors' code (bloodwass/mixout); "
+        "the anchor is the run's initial weights, not a pretrained model; the gradient is the exact "
+        "derivative of the mixed weight (the reference's backward drops its 1/(1-p) factor)",
+        source="authors' code",
+    )
     defaults = {"p": 0.1}
     space = {"p": Uniform(0.0, 0.95)}
+    version = "2"
 
     @hookimpl
     def regsuite_run_start(self, model, state):
@@ -107,10 +140,10 @@ class Mixout(Method):
             def forward(self, w):
                 if not self.training or p == 0:
                     return w
-                mask = torch.bernoulli(torch.full_like(w, p))
+                mask = torch.bernoulli(torch.full((1, w.shape[1]), p, device=w.device, dtype=w.dtype))
                 return mixout(w, self.start, p, mask)
 
-        for module in layers(model):
+        for module in mixout_layers(model):
             parametrize.register_parametrization(module, "weight", MixoutToStart(module.weight.detach().clone()))
 
 
