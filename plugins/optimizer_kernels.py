@@ -1,7 +1,7 @@
 """Optimizer algorithms written for regsuite where no well-kept library has them.
 
 Plain ``torch.optim.Optimizer`` classes (no regsuite dependency) used by the
-methods in :mod:`regsuite.plugins.optimizers_own`: NAG-GS, Drop-Muon, the
+methods in :mod:`regsuite.plugins.optimizers_own`: NAG-GS, Drop-Muon, AdaGO, the
 SPECTRA wrapper, and a two-optimizer container for Muon's split of parameters.
 The optimizer classes are defined on first attribute access (module ``__getattr__``),
 so importing this module does not import torch, like every plugin module.
@@ -228,6 +228,55 @@ def _classes() -> dict:
             return loss
 
 
+    class AdaGO(torch.optim.Optimizer):
+        """AdaGO (Zhang, Liu, Schaeffer 2025): orthogonalized momentum with an AdaGrad-norm step size.
+
+        Per weight matrix (conv kernels flattened to rows x rest), with G_t its gradient:
+            M_t = mu M_{t-1} + (1 - mu) G_t
+            v_t^2 = v_{t-1}^2 + min(||G_t||_F, gamma)^2                       (v_0 given, > 0)
+            alpha_t = max(eps, lr min(||G_t||_F, gamma) / v_t)
+            W_t = (1 - lr lambda) W_{t-1} - alpha_t msign(M_t)
+        v_t is the square root of the accumulated squared norms, so alpha_1 ~ lr whatever the
+        gradient's scale. No shape factor: the paper's update is alpha_t msign(M_t) as it is.
+        Decoupled weight decay lambda (0 by default) is regsuite's addition.
+        """
+
+        def __init__(self, params, lr: float = 0.05, momentum: float = 0.95, gamma: float = 10.0,
+                     eps: float = 5e-4, v0: float = 1e-6, weight_decay: float = 0.0, ns_steps: int = 5,
+                     orthogonalize: str = "newton-schulz") -> None:
+            if lr <= 0 or gamma <= 0 or eps < 0 or v0 <= 0 or not 0 <= momentum < 1:
+                raise ValueError("AdaGO needs lr, gamma, v0 > 0, eps >= 0 and 0 <= momentum < 1")
+            super().__init__(params, {"lr": lr, "momentum": momentum, "gamma": gamma, "eps": eps, "v0": v0,
+                                      "weight_decay": weight_decay, "ns_steps": ns_steps,
+                                      "orthogonalize": orthogonalize})
+
+        @torch.no_grad()
+        def step(self, closure=None):
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            for group in self.param_groups:
+                mu, gamma = group["momentum"], group["gamma"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["momentum_buffer"] = torch.zeros_like(p)
+                        state["v_sq"] = torch.tensor(group["v0"] ** 2, dtype=torch.float64)
+                    m = state["momentum_buffer"]
+                    m.mul_(mu).add_(p.grad, alpha=1 - mu)
+                    capped = min(float(p.grad.norm()), gamma)
+                    state["v_sq"] += capped**2
+                    alpha = max(group["eps"], group["lr"] * capped / math.sqrt(float(state["v_sq"])))
+                    update = msign(m.reshape(m.size(0), -1), group["ns_steps"], group["orthogonalize"])
+                    if group["weight_decay"]:
+                        p.mul_(1 - group["lr"] * group["weight_decay"])
+                    p.add_(update.view_as(p), alpha=-alpha)
+            return loss
+
+
     class Spectra(torch.optim.Optimizer):
         """SPECTRA post-clipping (Jiang, Semenov, Stich 2026) around a decoupled-weight-decay optimizer.
 
@@ -280,7 +329,8 @@ def _classes() -> dict:
                 p.copy_((1 - wd * lr) * x_old - lr * alpha * clipped)
             return loss
 
-    return {"OptimizerGroup": OptimizerGroup, "NAGGS": NAGGS, "DropMuon": DropMuon, "Spectra": Spectra}
+    return {"OptimizerGroup": OptimizerGroup, "NAGGS": NAGGS, "DropMuon": DropMuon, "AdaGO": AdaGO,
+            "Spectra": Spectra}
 
 
 def __getattr__(name: str):

@@ -570,45 +570,11 @@ class Fira(Method):
         return Opt(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
 
 
-class AdaGO(Method):
-    """AdaGO: Muon's orthogonalized update with an AdaGrad-norm step size.
-
-    AdaGO: Muon's orthogonalized momentum O_t = msign(M_t) with an AdaGrad-norm step size,
-    v_t^2 = v_{t-1}^2 + min(||G_t||, gamma)^2,  W <- W - max(eps, lr min(||G_t||, gamma) / v_t) O_t;
-    the non-matrix parameters use AdamW.
-
-    Implementation: ``pytorch_optimizer.AdaGO``; hidden matrices (conv kernels flattened)
-    as in Muon's split (:func:`hidden_matrix_split`).
-    """
-
-    name = "adago"
-    family = "optimizer"
-    citation = Citation("AdaGrad Meets Muon: Adaptive Stepsizes for Orthogonal Updates",
-                        "Minxin Zhang, Yuxuan Liu, Hayden Schaeffer", 2025, "https://arxiv.org/abs/2509.02981")
-    defaults = {"lr": 0.05, "momentum": 0.95, "gamma": 10.0, "eps": 5e-4, "v0": 1e-6, "adamw_lr": 1e-3,
-                "weight_decay": 0.0}
-    space = {"lr": LogUniform(1e-4, 1.0), "momentum": Uniform(0.5, 0.99), "gamma": LogUniform(0.1, 100.0),
-             "eps": LogUniform(1e-6, 1e-2), "v0": LogUniform(1e-8, 1e-2), "adamw_lr": LogUniform(1e-5, 1e-1),
-             "weight_decay": Uniform(0.0, 0.5)}
-
-    @hookimpl
-    def regsuite_configure_optimizer(self, model, budget):
-        from pytorch_optimizer import AdaGO as Opt
-
-        hp = self.hp
-        hidden, other = hidden_matrix_split(model, allow_nd=True)
-        groups = [{"params": hidden, "use_muon": True}] if hidden else []
-        if other:
-            groups.append({"params": other, "use_muon": False})
-        return Opt(groups, lr=hp["lr"], momentum=hp["momentum"], gamma=hp["gamma"], eps=hp["eps"], v=hp["v0"],
-                   adamw_lr=hp["adamw_lr"], weight_decay=hp["weight_decay"])
-
-
 # Optimizers that wrappers (lookahead, spectra) can build by name, with their own defaults.
 BASES = {cls.name: cls for cls in (SGD, AdamW, Adam, NAdamW, Lion, AdaBelief, AdEMAMix)}
 
 OPTIMIZERS = [SGD, SGDNesterov, Adam, AdamW, NAdamW, Lion, Adafactor, SOAP, Shampoo, Kron, ScheduleFreeAdamW,
-              Lookahead, AdaBelief, DiffGrad, AdEMAMix, SPAM, StableSPAM, Fira, AdaGO]
+              Lookahead, AdaBelief, DiffGrad, AdEMAMix, SPAM, StableSPAM, Fira]
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from its paper's equations and tested against hand-computed steps.
 
 from __future__ import annotations
 
-from regsuite import Choice, Citation, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 from .optimizers import BASES, hidden_matrix_split
 
@@ -137,6 +137,49 @@ class NAGGS(Method):
         return Opt(model.parameters(), lr=self.hp["lr"], mu=self.hp["mu"], gamma=self.hp["gamma"])
 
 
+class AdaGO(Method):
+    """AdaGO: Muon's orthogonalized momentum with an AdaGrad-norm step size; AdamW on the rest.
+
+    Hidden matrices (conv kernels flattened): M = mu M + (1 - mu) G;  v^2 <- v^2 + min(||G||, gamma)^2;
+    W <- W - max(eps, lr min(||G||, gamma) / v) msign(M), the paper's Algorithm 1
+    (:class:`~regsuite.plugins.optimizer_kernels.AdaGO`, own code). Embeddings, the output layer
+    and vectors: ``torch.optim.AdamW`` (betas 0.9/0.95, eps 1e-10, no decay, as the library wrapper
+    used before). Own code, not the pinned pytorch-optimizer 4.1.0 ``AdaGO``: that one divides by
+    the accumulated sum of squared norms (v^2, not v) and multiplies by sqrt(max(1, rows/cols)),
+    so its step depends on the gradient's scale (first step 0.499 at ||G|| = 0.1, 0.005 at 10).
+    """
+
+    name = "adago"
+    family = "optimizer"
+    version = "2"  # 2: the paper's rule (own code) instead of pytorch-optimizer's AdaGO
+    citation = Citation("AdaGrad Meets Muon: Adaptive Stepsizes for Orthogonal Updates",
+                        "Minxin Zhang, Yuxuan Liu, Hayden Schaeffer", 2025, "https://arxiv.org/abs/2509.02981")
+    fidelity = Fidelity.adapted("the paper's Algorithm 1 on hidden matrices; AdamW on embeddings, head and "
+                                "vectors (the paper treats matrices only), optional decoupled weight decay")
+    defaults = {"lr": 0.05, "momentum": 0.95, "gamma": 10.0, "eps": 5e-4, "v0": 1e-6, "adamw_lr": 1e-3,
+                "weight_decay": 0.0, "ns_steps": 5, "orthogonalize": "newton-schulz"}
+    space = {"lr": LogUniform(1e-4, 1.0), "momentum": Uniform(0.5, 0.99), "gamma": LogUniform(0.1, 100.0),
+             "eps": LogUniform(1e-6, 1e-2), "v0": LogUniform(1e-8, 1e-2), "adamw_lr": LogUniform(1e-5, 1e-1),
+             "weight_decay": Uniform(0.0, 0.5), "ns_steps": IntRange(1, 10),
+             "orthogonalize": Choice(["newton-schulz", "svd"])}
+
+    @hookimpl
+    def regsuite_configure_optimizer(self, model, budget):
+        import torch
+
+        from .optimizer_kernels import AdaGO as Opt
+        from .optimizer_kernels import OptimizerGroup
+
+        hp = self.hp
+        hidden, other = hidden_matrix_split(model, allow_nd=True)
+        matrices = Opt(hidden, lr=hp["lr"], momentum=hp["momentum"], gamma=hp["gamma"], eps=hp["eps"], v0=hp["v0"],
+                       weight_decay=hp["weight_decay"], ns_steps=hp["ns_steps"],
+                       orthogonalize=hp["orthogonalize"]) if hidden else None
+        rest = torch.optim.AdamW(other, lr=hp["adamw_lr"], betas=(0.9, 0.95), eps=1e-10,
+                                 weight_decay=0.0) if other else None
+        return OptimizerGroup(matrices, rest)
+
+
 class Spectra(Method):
     """SPECTRA: soft spectral clipping of a base optimizer's update of every parameter.
 
@@ -165,4 +208,4 @@ class Spectra(Method):
 
 @hookimpl
 def regsuite_methods():
-    return [Muon, DropMuon, NAGGS, Spectra]
+    return [Muon, DropMuon, NAGGS, AdaGO, Spectra]

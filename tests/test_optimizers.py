@@ -61,14 +61,14 @@ def test_library_optimizer_lowers_the_loss(cls, digits):
     assert end < start - 0.05, f"{cls.name}: loss {start:.3f} -> {end:.3f}"
 
 
-@pytest.mark.parametrize("cls", [optimizers.AdaGO, optimizers.Fira, optimizers_own.Muon, optimizers_own.DropMuon,
+@pytest.mark.parametrize("cls", [optimizers_own.AdaGO, optimizers.Fira, optimizers_own.Muon, optimizers_own.DropMuon,
                                  optimizers_own.Spectra], ids=lambda c: c.name)
 def test_structure_aware_optimizers_handle_conv_kernels(cls, digits):
     start, end = train(cls(), *digits, conv=True, steps=10)
     assert end < start
 
 
-@pytest.mark.parametrize("cls", [optimizers_own.DropMuon, optimizers_own.NAGGS, optimizers_own.Spectra],
+@pytest.mark.parametrize("cls", [optimizers_own.DropMuon, optimizers_own.NAGGS, optimizers_own.AdaGO, optimizers_own.Spectra],
                          ids=lambda c: c.name)
 def test_own_optimizers_lower_the_loss(cls, digits):
     start, end = train(cls(), *digits)
@@ -116,7 +116,6 @@ def test_schedule_free_evaluates_at_the_average_and_trains_at_y():
 
 
 def test_every_optimizer_declares_a_valid_method():
-    for cls in [*optimizers.OPTIMIZERS, optimizers_own.Muon, optimizers_own.DropMuon, optimizers_own.NAGGS,
-                optimizers_own.Spectra]:
+    for cls in [*optimizers.OPTIMIZERS, *optimizers_own.regsuite_methods()]:
         assert cls.metadata_problems() == [], cls.name
         assert cls.family == "optimizer" and cls.citation is not None

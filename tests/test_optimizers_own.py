@@ -225,3 +225,54 @@ def test_svd_msign_of_a_rank_deficient_matrix_is_the_polar_factor_on_its_range()
     sv = np.linalg.svd(got, compute_uv=False)
     np.testing.assert_allclose(sv[:16], 1.0, atol=1e-4)
     np.testing.assert_allclose(sv[16:], 0.0, atol=1e-4)
+
+
+def _method(name):
+    """The registered class of ``name``, from whichever optimizer plugin module provides it."""
+    from regsuite.plugins import optimizers
+
+    return {m.name: m for mod in (optimizers, optimizers_own) for m in mod.regsuite_methods()}[name]
+
+
+def _adago_first_layer(hp, grads):
+    """Run AdaGO on a 2-layer linear model, setting the hidden matrix's gradient to each of ``grads``."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False), torch.nn.Linear(2, 2, bias=False))
+    opt = _method("adago")({"orthogonalize": "svd", **hp}).regsuite_configure_optimizer(model, BUDGET)
+    w0 = model[0].weight.detach().numpy().astype(np.float64).copy()
+    for g in grads:
+        model[0].weight.grad = torch.tensor(g, dtype=torch.float32)
+        model[1].weight.grad = torch.ones(2, 2)
+        opt.step()
+    return w0, model[0].weight.detach().numpy()
+
+
+@pytest.mark.parametrize("norm", [0.1, 10.0])
+def test_adago_first_step_is_lr_whatever_the_gradients_scale(norm):
+    a = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]])
+    g = a * norm / np.linalg.norm(a)
+    w0, w1 = _adago_first_layer({"lr": 0.05, "momentum": 0.9}, [g])
+    # v_1 = sqrt(1e-12 + ||G||^2) = ||G|| (to 1e-10), alpha_1 = 0.05 ||G|| / v_1 = 0.05; msign(0.1 G) = msign(A).
+    np.testing.assert_allclose(w1, w0 - 0.05 * _np_msign(a), atol=1e-6)
+
+
+def test_adago_two_steps_with_the_norm_cap_and_the_floor():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    g1 = a * 40.0 / np.linalg.norm(a)   # ||G_1|| = 40, capped at gamma = 10
+    g2 = b * 2.0 / np.linalg.norm(b)    # ||G_2|| = 2
+    hp = {"lr": 0.05, "momentum": 0.9, "gamma": 10.0, "eps": 5e-4, "v0": 1e-6}
+    w0, w2 = _adago_first_layer(hp, [g1, g2])
+    m1 = 0.1 * g1
+    v1 = math.sqrt(1e-12 + 10.0**2)
+    alpha1 = max(5e-4, 0.05 * 10.0 / v1)                    # = 0.05
+    m2 = 0.9 * m1 + 0.1 * g2
+    v2 = math.sqrt(v1**2 + 2.0**2)                           # = sqrt(104)
+    alpha2 = max(5e-4, 0.05 * 2.0 / v2)                      # = 0.0098
+    expected = w0 - alpha1 * _np_msign(m1) - alpha2 * _np_msign(m2)
+    np.testing.assert_allclose(w2, expected, atol=1e-6)
+    # The floor: a tiny gradient after a large one still moves by eps.
+    w0, w2 = _adago_first_layer({**hp, "eps": 0.01}, [g1, g2 * 1e-3])
+    alpha2 = max(0.01, 0.05 * 2e-3 / math.sqrt(100 + 4e-6))  # = 0.01
+    expected = w0 - alpha1 * _np_msign(m1) - alpha2 * _np_msign(0.9 * m1 + 0.1 * g2 * 1e-3)
+    np.testing.assert_allclose(w2, expected, atol=1e-6)
