@@ -26,6 +26,15 @@ The file is written under a temporary name and renamed, so a kill during a
 save leaves the previous checkpoint intact. The driver deletes the directory
 once the run is stored as finished.
 
+Nothing read from a results directory may execute code: a checkpoint holds
+only tensors and plain values (numpy arrays and deques in ``state.extras`` are
+stored as tagged tensors and lists) and is read with
+``torch.load(weights_only=True)``. A run whose state holds anything else (a
+fitted callable, a custom object) is not checkpointed (``notes`` says why). A
+checkpoint that cannot be read (truncated, foreign, or a planted pickle) is
+discarded, noted in ``notes["checkpoint_discarded"]``, and the run restarts
+from step 0.
+
 How often: ``REGSUITE_CHECKPOINT_EVERY`` = seconds (default 300) or ``Nsteps``
 (e.g. ``500steps``); ``0`` turns checkpoints off.
 """
@@ -102,6 +111,60 @@ def _set_rng_state(saved: dict) -> None:
         torch.cuda.set_rng_state_all(saved["cuda"])
 
 
+_TAG = "__regsuite_checkpoint__"
+
+
+class Unstorable(TypeError):
+    """A value a checkpoint cannot hold without pickling code."""
+
+
+def encode(value, where: str = "state"):
+    """``value`` as tensors and plain containers only (what ``weights_only=True`` reads back)."""
+    import collections
+
+    import numpy as np
+    import torch
+
+    if value is None or isinstance(value, (bool, int, float, str, bytes, torch.Tensor, torch.dtype, torch.device)):
+        return value
+    if isinstance(value, np.ndarray):
+        return {_TAG: "ndarray", "data": torch.from_numpy(np.ascontiguousarray(value).copy())}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, collections.deque):
+        return {_TAG: "deque", "items": [encode(v, where) for v in value], "maxlen": value.maxlen}
+    if isinstance(value, (set, frozenset)):
+        return {_TAG: "set", "items": [encode(v, where) for v in value]}
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(encode(v, where) for v in value)
+    if isinstance(value, list):
+        return [encode(v, where) for v in value]
+    if isinstance(value, dict):
+        if _TAG in value:
+            raise Unstorable(f"{where} uses the reserved key {_TAG!r}")
+        return {k: encode(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise Unstorable(f"{where} holds a {type(value).__module__}.{type(value).__qualname__}")
+
+
+def decode(value):
+    import collections
+
+    if isinstance(value, dict):
+        tag = value.get(_TAG)
+        if tag == "ndarray":
+            return value["data"].numpy()
+        if tag == "deque":
+            return collections.deque((decode(v) for v in value["items"]), maxlen=value["maxlen"])
+        if tag == "set":
+            return {decode(v) for v in value["items"]}
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(decode(v) for v in value)
+    return value
+
+
 class Checkpointer:
     def __init__(self, ctx, directory: Path, every_s: float | None = None, every_steps: int | None = None) -> None:
         self.ctx = ctx
@@ -109,6 +172,7 @@ class Checkpointer:
         self.every_s, self.every_steps = every_s, every_steps
         self.last = time.monotonic()
         self.saves = 0
+        self.disabled: str | None = None  # why this run is not checkpointed, once a save found it cannot be
 
     @classmethod
     def for_run(cls, ctx) -> "Checkpointer | None":
@@ -126,15 +190,20 @@ class Checkpointer:
         due = (self.every_steps and step % self.every_steps == 0) or (
             self.every_s and time.monotonic() - self.last >= self.every_s
         )
-        if not due:
+        if not due or self.disabled:
             return False
-        self.save(step, state, train_s)
+        try:
+            self.save(step, state, train_s)
+        except Unstorable as exc:  # the run goes on without checkpoints rather than pickling code
+            self.disabled = f"not checkpointed: {exc}"
+            self.ctx.notes["checkpoint_disabled"] = self.disabled
+            return False
         return True
 
     def save(self, step: int, state, train_s: float) -> None:
         import torch
 
-        payload = {
+        payload = encode({
             "step": step,
             "train_s": train_s,
             "model": state.model.state_dict(),
@@ -145,7 +214,7 @@ class Checkpointer:
             "rng": _rng_state(),
             "curves": list(self.ctx.curves),
             "counters": dict(self.ctx.counters),
-        }
+        })
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
@@ -167,7 +236,17 @@ class Checkpointer:
 
         if not self.path.exists():
             return 0, 0.0
-        saved = torch.load(self.path, map_location=state.device or "cpu", weights_only=False)
+        try:  # weights_only: a planted pickle is refused here, never executed
+            saved = decode(torch.load(self.path, map_location=state.device or "cpu", weights_only=True))
+            missing = {"step", "train_s", "model", "optimizer", "scheduler", "extras", "methods", "rng", "curves",
+                       "counters"} - set(saved)
+            if missing:
+                raise KeyError(f"no {', '.join(sorted(missing))}")
+        except Exception as exc:  # truncated, foreign or unsafe: start over rather than fail this run forever
+            self.path.unlink(missing_ok=True)
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            self.ctx.notes["checkpoint_discarded"] = f"unreadable checkpoint removed, restarted from step 0 ({reason})"
+            return 0, 0.0
         state.model.load_state_dict(saved["model"])
         state.optimizer.load_state_dict(saved["optimizer"])
         if state.scheduler is not None and saved["scheduler"] is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -153,3 +154,56 @@ def test_long_tiers_get_a_checkpoint_dir_and_it_is_removed_when_finished(reg, tm
     (ckpt / "last.pt").write_bytes(b"stale")
     run_plan(reg, [standard], Store(tmp_path), progress=False)
     assert Store(tmp_path).runs().iloc[0]["status"] == "ok" and not ckpt.exists()
+
+
+def test_checkpoint_values_are_tensors_and_plain_containers_only():
+    import collections
+
+    import numpy as np
+    import torch
+
+    from regsuite.checkpoint import Unstorable, decode, encode
+
+    extras = {"bank": collections.deque([1, 2], maxlen=3), "w": np.arange(3, dtype=np.float32), "seen": {4},
+              "rng": ("MT19937", np.array([7, 8], dtype=np.uint32), 2)}
+    coded = encode(extras)
+    assert coded["bank"] == {"__regsuite_checkpoint__": "deque", "items": [1, 2], "maxlen": 3}
+    assert torch.equal(coded["w"]["data"], torch.tensor([0.0, 1.0, 2.0]))
+    back = decode(coded)
+    assert back["bank"] == collections.deque([1, 2]) and back["bank"].maxlen == 3
+    assert back["w"].tolist() == [0.0, 1.0, 2.0] and back["w"].dtype == np.float32
+    assert back["seen"] == {4} and back["rng"][1].tolist() == [7, 8] and back["rng"][2] == 2
+    with pytest.raises(Unstorable, match=r"state\['map'\] holds a builtins.function"):
+        encode({"map": lambda x: x})
+
+
+def test_a_planted_checkpoint_is_never_executed_and_a_truncated_one_restarts_the_run(reg, tmp_path, one_thread):
+    import torch
+
+    from regsuite.runner import execute_run
+
+    base = build_plan(reg, tasks=["vision/digits-mlp"], methods=["sgd+fault-stop"], seeds=1).runs[0]
+    every = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_every_steps": 100}
+    reference, _ = execute_run(reg, base)
+    marker = tmp_path / "pwned"
+
+    class Planted:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (tmp_path / "ckpt").mkdir()
+    torch.save({"step": 100, "model": Planted()}, tmp_path / "ckpt" / "last.pt")
+    row, _ = execute_run(reg, base, options=every)
+    assert not marker.exists()  # weights_only=False would have created it while loading
+    assert row["status"] == "ok" and row["metrics"] == reference["metrics"]  # restarted from step 0
+    assert "unreadable checkpoint removed, restarted from step 0" in json.loads(row["notes"])["checkpoint_discarded"]
+
+    stopped = replace(base, hparams={**base.hparams, "fault-stop": {"at": 250}})
+    (tmp_path / "ckpt" / "last.pt").unlink()  # the driver removes it once a run is stored finished
+    first, _ = execute_run(reg, stopped, options=every)
+    assert "stopped at step 250" in first["error"]
+    ckpt = tmp_path / "ckpt" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # killed while a copy was made, disk full...
+    row, _ = execute_run(reg, base, options=every)
+    assert row["status"] == "ok" and row["metrics"] == reference["metrics"]
+    assert "checkpoint_discarded" in json.loads(row["notes"]) and "resumed_from_step" not in json.loads(row["notes"])
