@@ -6,7 +6,7 @@ Registered through ``regsuite.plugins.continual``. Each keeps its state on the m
 
 from __future__ import annotations
 
-from regsuite import Citation, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 EXPERIENCES = frozenset({"experiences"})
 
@@ -166,8 +166,10 @@ class LwF(Method):
     """Learning without forgetting: distil the previous model's outputs on the old classes.
 
     From experience 2 on, with the model frozen at the experience boundary f_old and the output
-    units of the classes seen before (all units in domain-incremental streams):
-    L = L_task + lambda * T^2 * KL(softmax(f_old(x)/T) || softmax(f(x)/T)).
+    units of the classes seen before (all units in domain-incremental streams), the paper's
+    knowledge-distillation loss (Li & Hoiem, eq. 2; T = 2, lambda_o = 1):
+    L = L_task + lambda * mean_x [ - sum_k q_k log p_k ],  q = softmax(f_old(x)/T), p = softmax(f(x)/T),
+    a cross-entropy between temperature-softened distributions, with no T^2 factor.
     """
 
     name = "lwf"
@@ -175,9 +177,15 @@ class LwF(Method):
     citation = Citation(
         "Learning without Forgetting", "Zhizhong Li, Derek Hoiem", 2017, "https://arxiv.org/abs/1606.09282",
     )
+    fidelity = Fidelity.adapted(
+        "the paper's loss and defaults (T = 2, lambda_o = 1), without its warm-up step (new head "
+        "trained alone first); one shared head, so the old task's outputs are the units of the "
+        "classes seen before, and the old responses come from a frozen copy instead of being recorded"
+    )
     defaults = {"lam": 1.0, "temperature": 2.0}
     space = {"lam": LogUniform(1e-2, 1e2), "temperature": LogUniform(0.5, 8.0)}
     requires = EXPERIENCES
+    version = "2"
 
     def __init__(self, hp=None):
         super().__init__(hp)
@@ -212,4 +220,4 @@ class LwF(Method):
         T = self.hp["temperature"]
         log_p = F.log_softmax(outputs[:, self.units] / T, dim=-1)
         q = F.softmax(target / T, dim=-1)
-        return self.hp["lam"] * T * T * F.kl_div(log_p, q, reduction="batchmean")
+        return self.hp["lam"] * -(q * log_p).sum(-1).mean()

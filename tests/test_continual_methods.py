@@ -130,8 +130,24 @@ def test_lwf_distils_old_units_only():
     method.regsuite_on_experience_start(model, exp(1, classes=(2,)), state)
     batch = {"x": torch.tensor([[1.0]])}
     outputs = torch.tensor([[math.log(3.0), 0.0, 9.0]])
-    # old: softmax(0, 0) = (.5, .5); new on units {0, 1}: (.75, .25); KL = 0.5 ln(4/3)
-    assert method.regsuite_penalty(model, outputs, batch, state).item() == pytest.approx(0.5 * math.log(4 / 3))
+    # old: softmax(0, 0) = (.5, .5); new on units {0, 1}: (.75, .25);
+    # cross-entropy -(.5 ln .75 + .5 ln .25) = 0.5 ln(4/3) + ln 2
+    expected = 0.5 * math.log(4 / 3) + math.log(2.0)
+    assert method.regsuite_penalty(model, outputs, batch, state).item() == pytest.approx(expected)
+
+
+def test_lwf_at_the_default_temperature_is_the_papers_cross_entropy_without_t_squared():
+    model = linear([[2 * math.log(2.0)], [0.0], [5.0]])
+    method = LwF({"lam": 0.5})  # temperature 2, the paper's default
+    state = fake_state(model)
+    method.regsuite_on_experience_end(model, exp(0, classes=(0, 1)), state)
+    method.regsuite_on_experience_start(model, exp(1, classes=(2,)), state)
+    batch = {"x": torch.tensor([[1.0]])}
+    outputs = torch.tensor([[math.log(9.0), 0.0, -4.0]])
+    # old logits (2 ln 2, 0) / 2 = (ln 2, 0): q = (2/3, 1/3); new (ln 9, 0) / 2 = (ln 3, 0): p = (3/4, 1/4)
+    # lam * -(q . log p) = 0.5 * (2/3 ln(4/3) + 1/3 ln 4); a T^2 = 4 factor would quadruple it
+    expected = 0.5 * (2 / 3 * math.log(4 / 3) + 1 / 3 * math.log(4.0))
+    assert method.regsuite_penalty(model, outputs, batch, state).item() == pytest.approx(expected)
 
 
 def test_reservoir_keeps_each_sample_with_probability_capacity_over_n():
