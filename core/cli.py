@@ -69,6 +69,8 @@ class Ctx:
             self._registry = build_registry(self.plugin_options)
             for name, why in self._registry.problems:
                 click.echo(f"warning: plugin {name!r} left out: {why}", err=True)
+            for line in self._registry.conflict_lines():
+                click.echo(f"warning: {line}", err=True)
         return self._registry
 
 
@@ -286,6 +288,8 @@ def plugins(obj):
     _echo_table(["plugin", "module", "distribution", "version"], rows)
     for name, why in reg.problems:
         click.echo(f"left out: {name}: {why}")
+    for line in reg.conflict_lines():
+        click.echo(f"conflict: {line}")
 
 
 def _echo_table(header, rows) -> None:

@@ -228,5 +228,5 @@ def validate_hp_overrides(reg: Registry) -> None:
     for key, task in list(reg.tasks.items()):
         bad = hp_override_problems(reg, task)
         if bad:
-            reg.loaded.problems.append((key, f"task {key!r} left out: {'; '.join(bad)}"))
+            reg.loaded.problems.append((key, f"task {key!r}: {'; '.join(bad)}"))
             del reg.tasks[key]

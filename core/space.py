@@ -202,6 +202,8 @@ class Choice(Param):
 
     def validate(self, value: Any) -> Any:
         for option in self.options:
+            if not isinstance(value, str) and isinstance(value, bool) != isinstance(option, bool):
+                continue  # 1 == True in Python; not for a choice of booleans
             if value == option or (isinstance(value, str) and str(option) == value):
                 return option
         raise ValueError(f"{value!r} is not one of {list(self.options)}")

@@ -76,3 +76,33 @@ def test_incompatible_pairs_are_refused_with_a_reason(registry):
     assert "cutout needs images" in plan.skipped[0]
     with pytest.raises(UsageError, match="nothing to run.*cutout needs images"):
         build_plan(registry, tasks=["fixture/vectors"], methods=["cutout"], seeds=1)
+
+
+def test_a_self_scheduling_optimizer_gets_no_default_schedule():
+    from regsuite.registry import build_registry
+
+    reg = build_registry(("plan_fixture_plugin",))
+    plan = build_plan(reg, tasks=["planfix/scheduled"], methods=["plan-plain", "plan-self-scheduled",
+                                                                 "plan-dropper", "plan-self-scheduled+plan-dropper",
+                                                                 "plan-plain+cosine"], seeds=1)
+    got = {r.method: r.components for r in plan.runs}
+    assert got == {
+        "plan-plain": ("plan-plain", "cosine"),  # the task's default schedule is cosine
+        "plan-self-scheduled": ("plan-self-scheduled",),  # schedules itself: nothing added
+        "plan-dropper": ("plan-dropper", "plan-plain", "cosine"),  # default optimizer, then its schedule
+        "plan-self-scheduled+plan-dropper": ("plan-self-scheduled", "plan-dropper"),
+        "plan-plain+cosine": ("plan-plain", "cosine"),  # named explicitly: not added twice
+    }
+
+
+def test_schedules_itself_must_be_a_bool():
+    from regsuite import Method
+
+    class Odd(Method):
+        """x"""
+
+        name = "odd"
+        family = "optimizer"
+        schedules_itself = "yes"
+
+    assert Odd.metadata_problems() == ["schedules_itself must be True or False, got 'yes'"]
