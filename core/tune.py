@@ -41,14 +41,32 @@ def protocol_name(sampler: str, trials: int, tuning_seed: int = 0) -> str:
     return f"tuned:{sampler}-{trials}" + (f"-s{tuning_seed}" if tuning_seed else "")
 
 
-def search_dims(reg, spec, fixed: set[tuple[str, str]]) -> list[tuple[str, str, object]]:
-    """(component, key, Param) for every tunable hyperparameter of the run, in a stable order."""
-    return [
-        (comp, key, param)
-        for comp in spec.components
-        for key, param in sorted(reg.method(comp).space.items())
-        if (comp, key) not in fixed
-    ]
+# The optimizer a run gets implicitly (a regularizer on sgd) is tuned on its learning rate only,
+# log-uniform within this factor of its default for the task: a regularizer at the baseline's lr
+# is no fair test, and the same few trials spread over every optimizer knob would mostly be noise.
+LR_WINDOW = 10.0
+
+
+def search_dims(reg, spec, fixed: set[tuple[str, str]], lr_window: float = LR_WINDOW) -> list[tuple[str, str, object]]:
+    """(component, key, Param) for every tunable hyperparameter of the run, in a stable order.
+
+    Components named in the run's method spec are tuned over their whole declared space; a
+    component the plan added (the task's default optimizer or schedule) contributes only an
+    optimizer's ``lr``, over [default / lr_window, default * lr_window]. Keys fixed with ``--hp``
+    are never tuned.
+    """
+    from .space import LogUniform
+
+    named = {n.strip() for n in spec.method.split("+")}
+    dims = []
+    for comp in spec.components:
+        cls = reg.method(comp)
+        if comp in named:
+            dims += [(comp, key, param) for key, param in sorted(cls.space.items()) if (comp, key) not in fixed]
+        elif cls.family == "optimizer" and "lr" in cls.space and (comp, "lr") not in fixed:
+            lr = float(spec.hparams[comp]["lr"])
+            dims.append((comp, "lr", LogUniform(lr / lr_window, lr * lr_window)))
+    return dims
 
 
 def qmc_points(sampler: str, d: int, n: int, seed: int):
@@ -80,7 +98,7 @@ def select(task, rows: list[dict]) -> dict | None:
     for row in rows:
         if row["status"] != "ok":
             continue
-        value = json.loads(row["metrics"]).get(metric.name)
+        value = _metric(row, metric.name)
         if value is None or value != value:
             continue
         if best is None or metric.better(value, best_value):
@@ -120,74 +138,108 @@ def _write_json(path: Path, data: dict) -> None:
 def tune(obj, tasks, methods, trials, sampler, tuning_seed, seeds, tier, hp, device, out, data_dir, quiet,
          executor_name, workers, timeout, executor_config):
     """Tune methods on the validation metric, then re-run the chosen configuration on the final seeds."""
-    from .plan import build_plan, parse_hp_options
-    from .runner import run_plan
-    from .store import Store
+    from .plan import build_plan
 
     reg = obj.registry
     plan = build_plan(reg, tasks=tasks, methods=methods, seeds=1, tier=tier, hp=hp)
     for line in plan.skipped:
         click.echo(f"skipped (incompatible): {line}", err=True)
+    with build_executor(executor_name, workers, timeout, executor_config) as executor:
+        summary, finals, counts = run_tuning(
+            reg, plan.runs, trials=trials, sampler=sampler, tuning_seed=tuning_seed, seeds=seeds, hp=hp,
+            out=out, executor=executor, device=device, data_dir=data_dir, quiet=quiet,
+            plugin_options=obj.plugin_options)
+    from .cli import _echo_table, _print_results
+    from .store import Store
+
+    _echo_table(["task", "method", "best validation", "selected hyperparameters"], summary)
+    if counts:
+        click.echo(f"{len(finals)} final runs ({finals[0].protocol}): {counts['cached']} cached, {counts['ok']} ok, "
+                   f"{counts['diverged']} diverged, {counts['error']} error, {counts['timeout']} timeout", err=True)
+        _print_results(reg, Store(out), {r.run_id for r in finals}, "table")
+
+
+def run_tuning(reg, base_specs, *, trials: int, sampler: str, tuning_seed: int, seeds: int | None, hp, out: Path,
+               executor, device: str = "cpu", data_dir=None, quiet: bool = False, plugin_options=()):
+    """Trials, selection and final seeds for each base spec (one per task and method).
+
+    Returns ``(summary rows, final specs, final counts)``. A run with nothing to tune (no search
+    space, every key fixed) goes straight to its final seeds at its defaults, under the same
+    protocol, and its record says so.
+    """
+    from dataclasses import replace
+
+    from .plan import parse_hp_options
+    from .runner import run_plan
+    from .store import Store
+
     fixed = {(ov.method, ov.key) for ov in parse_hp_options(hp)}
     protocol = protocol_name(sampler, trials, tuning_seed)
     jobs = []  # (task, base spec, dims, trial specs)
-    for spec in plan.runs:
+    for spec in base_specs:
         task = reg.tasks[spec.task]
         if task.validation is None:
             raise UsageError(f"task {spec.task} declares no validation metric, so it cannot be tuned")
         dims = search_dims(reg, spec, fixed)
-        if not dims:
+        if not dims and search_dims(reg, spec, set()):
             raise UsageError(f"{spec.method} on {spec.task} has no search space left to tune")
-        points = qmc_points(sampler, len(dims), trials, tuning_seed)
-        jobs.append((task, spec, dims, trial_specs(reg, spec, dims, points)))
+        points = qmc_points(sampler, len(dims), trials, tuning_seed) if dims else []
+        jobs.append((task, spec, dims, trial_specs(reg, spec, dims, points) if dims else []))
 
     store, trial_store = Store(out), Store(out / "tuning")
-    run_kw = dict(device=device, data_dir=data_dir, options={}, progress=not quiet,
-                  plugin_options=obj.plugin_options)
+    run_kw = dict(device=device, data_dir=data_dir, options={}, progress=not quiet, plugin_options=plugin_options)
     finals, summary = [], []
-    with build_executor(executor_name, workers, timeout, executor_config) as executor:
-        all_trials = [t for job in jobs for t in job[3]]
+    all_trials = [t for job in jobs for t in job[3]]
+    if all_trials:
         run_plan(reg, all_trials, trial_store, executor=executor, **run_kw)
-        rows = {r["run_id"]: r for r in trial_store.runs().to_dict("records")}
-        for task, spec, dims, trial_runs in jobs:
-            trial_rows = [rows[t.run_id] for t in trial_runs if t.run_id in rows]
-            best = select(task, trial_rows)
-            n_seeds = seeds if seeds is not None else reg.suite(task.suite).default_seeds
-            record = {
-                "task": spec.task, "method": spec.method, "protocol": protocol, "sampler": sampler,
-                "tuning_seed": tuning_seed, "trial_seed": TRIAL_SEED, "trials": trials,
-                "validation_metric": task.validation.name, "validation_direction": task.validation.direction,
-                "space": {f"{c}.{k}": p.describe() for c, k, p in dims},
-                "fixed": sorted(f"{c}.{k}" for c, k in fixed),
-                "budget": {"steps_per_trial": task.budget.steps, "total_steps": task.budget.steps * trials,
-                           "trial_wall_s": sum(r["wall_s"] or 0.0 for r in trial_rows)},
-                "trial_runs": [
-                    {"run_id": r["run_id"], "hparams": json.loads(r["hparams"]), "status": r["status"],
-                     task.validation.name: json.loads(r["metrics"] or "{}").get(task.validation.name)}
-                    for r in trial_rows
-                ],
-                "selected": None,
-                "final_seeds": n_seeds,
-            }
-            if best is None:
-                click.echo(f"warning: no trial of {spec.method} on {spec.task} finished ok; nothing selected", err=True)
-            else:
-                from dataclasses import replace
+    rows = {r["run_id"]: r for r in trial_store.runs().to_dict("records")} if all_trials else {}
+    for task, spec, dims, trial_runs in jobs:
+        trial_rows = [rows[t.run_id] for t in trial_runs if t.run_id in rows]
+        n_seeds = seeds if seeds is not None else reg.suite(task.suite).default_seeds
+        record = {
+            "task": spec.task, "method": spec.method, "protocol": protocol, "sampler": sampler,
+            "tuning_seed": tuning_seed, "trial_seed": TRIAL_SEED, "trials": trials if dims else 0,
+            "lr_window": LR_WINDOW,
+            "validation_metric": task.validation.name, "validation_direction": task.validation.direction,
+            "space": {f"{c}.{k}": p.describe() for c, k, p in dims},
+            "fixed": sorted(f"{c}.{k}" for c, k in fixed),
+            "budget": {"steps_per_trial": task.budget.steps, "total_steps": task.budget.steps * len(trial_runs),
+                       "trial_wall_s": sum(r["wall_s"] or 0.0 for r in trial_rows)},
+            "trial_runs": [
+                {"run_id": r["run_id"], "hparams": json.loads(r["hparams"]), "status": r["status"],
+                 task.validation.name: _metric(r, task.validation.name),
+                 task.primary.name: _metric(r, task.primary.name)}
+                for r in trial_rows
+            ],
+            "selected": None,
+            "final_seeds": n_seeds,
+        }
+        if not dims:
+            record["selected"] = {"run_id": None, "hparams": spec.hparams, "note": "nothing to tune: defaults"}
+            finals += [replace(spec, seed=s, protocol=protocol) for s in range(n_seeds)]
+            summary.append((spec.task, spec.method, "—", "(nothing to tune: defaults)"))
+        elif (best := select(task, trial_rows)) is None:
+            click.echo(f"warning: no trial of {spec.method} on {spec.task} finished ok; nothing selected", err=True)
+        else:
+            chosen = json.loads(best["hparams"])
+            record["selected"] = {"run_id": best["run_id"], "hparams": chosen,
+                                  task.validation.name: _metric(best, task.validation.name)}
+            finals += [replace(spec, hparams=chosen, seed=s, protocol=protocol) for s in range(n_seeds)]
+            summary.append((spec.task, spec.method, f"{record['selected'][task.validation.name]:.4f}",
+                            " ".join(f"{c}.{k}={chosen[c][k]:.4g}" if isinstance(chosen[c][k], float)
+                                     else f"{c}.{k}={chosen[c][k]}" for c, k, _ in dims)))
+        _write_json(selection_path(out, spec.task, spec.method, protocol), record)
+    counts = run_plan(reg, finals, store, executor=executor, **run_kw) if finals else {}
+    return summary, finals, counts
 
-                chosen = json.loads(best["hparams"])
-                record["selected"] = {"run_id": best["run_id"], "hparams": chosen,
-                                      task.validation.name: json.loads(best["metrics"])[task.validation.name]}
-                finals += [replace(spec, hparams=chosen, seed=s, protocol=protocol) for s in range(n_seeds)]
-                summary.append((spec.task, spec.method, f"{record['selected'][task.validation.name]:.4f}",
-                                " ".join(f"{c}.{k}={chosen[c][k]:.4g}" if isinstance(chosen[c][k], float)
-                                         else f"{c}.{k}={chosen[c][k]}" for c, k, _ in dims)))
-            safe = f"{spec.task}__{spec.method}__{protocol}".replace("/", "_").replace(":", "_")
-            _write_json(out / "tuning" / "selections" / f"{safe}.json", record)
-        counts = run_plan(reg, finals, store, executor=executor, **run_kw) if finals else {}
-    from .cli import _echo_table, _print_results
 
-    _echo_table(["task", "method", "best validation", "selected hyperparameters"], summary)
-    if counts:
-        click.echo(f"{len(finals)} final runs ({protocol}): {counts['cached']} cached, {counts['ok']} ok, "
-                   f"{counts['diverged']} diverged, {counts['error']} error, {counts['timeout']} timeout", err=True)
-        _print_results(reg, Store(out), {r.run_id for r in finals}, "table")
+def selection_path(out: Path, task: str, method: str, protocol: str) -> Path:
+    safe = f"{task}__{method}__{protocol}".replace("/", "_").replace(":", "_")
+    return Path(out) / "tuning" / "selections" / f"{safe}.json"
+
+
+def _metric(row: dict, name: str):
+    from .store import metrics_of
+
+    value = metrics_of(row).get(name)
+    return None if value is None else float(value)

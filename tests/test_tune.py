@@ -85,3 +85,22 @@ def test_nothing_left_to_tune_is_refused(tmp_path):
                   "--out", str(tmp_path))
     assert res.exit_code == 2
     assert res.stderr.strip() == "error: probe-opt on faults/probe has no search space left to tune"
+
+
+def test_an_implied_optimizer_is_tuned_on_its_learning_rate_only():
+    from regsuite.plan import build_plan
+    from regsuite.registry import build_registry
+    from regsuite.tune import LR_WINDOW, search_dims
+
+    reg = build_registry()
+    (spec,) = build_plan(reg, tasks=["digits-mlp"], methods=["l2"], seeds=1).runs
+    optimizer = reg.tasks[spec.task].default_optimizer
+    assert spec.components[-1] == optimizer  # the plan added the task's optimizer
+    dims = {(c, k): p for c, k, p in search_dims(reg, spec, set())}
+    assert set(dims) == {("l2", k) for k in reg.method("l2").space} | {(optimizer, "lr")}
+    lr = spec.hparams[optimizer]["lr"]
+    window = dims[(optimizer, "lr")]
+    assert (window.low, window.high) == pytest.approx((lr / LR_WINDOW, lr * LR_WINDOW))
+    # an optimizer under test is tuned over its whole declared space
+    (own,) = build_plan(reg, tasks=["digits-mlp"], methods=["adamw"], seeds=1).runs
+    assert {k for c, k, _ in search_dims(reg, own, set())} == set(reg.method("adamw").space)
