@@ -41,7 +41,7 @@ class Limits:
         too_low = self.low is not None and (x <= self.low if self.low_open else x < self.low)
         too_high = self.high is not None and (x >= self.high if self.high_open else x > self.high)
         if too_low or too_high:
-            raise ValueError(f"{x} is not a valid value (it must be {self.describe()})")
+            raise ValueError(f"{x} is outside the values it can take (it must be {self.describe()})")
 
     def admits(self, x: float) -> bool:
         try:

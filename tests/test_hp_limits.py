@@ -19,7 +19,7 @@ def test_limits_by_hand():
     assert not UNIT_OPEN.admits(1.0) and UNIT_OPEN.admits(0.999)
     assert Limits().admits(-1e300)
     assert POSITIVE.describe() == "> 0" and PROBABILITY.describe() == ">= 0 and <= 1"
-    with pytest.raises(ValueError, match=r"^1.5 is not a valid value \(it must be >= 0 and <= 1\)$"):
+    with pytest.raises(ValueError, match=r"^1.5 is outside the values it can take \(it must be >= 0 and <= 1\)$"):
         PROBABILITY.check(1.5)
 
 
@@ -82,7 +82,7 @@ def test_hp_beyond_a_hard_limit_is_refused():
     reg = build_registry(("plan_fixture_plugin",))
     run = build_plan(reg, tasks=["digits-mlp"], methods=["plan-dropper"], seeds=1, hp=["plan-dropper.p=0.9"]).runs[0]
     assert run.hparams["plan-dropper"]["p"] == 0.9  # outside the range [0, 0.5], inside [0, 1]
-    with pytest.raises(UsageError, match=r"^--hp plan-dropper.p=1.5: 1.5 is not a valid value \(it must be >= 0 and <= 1\)$"):
+    with pytest.raises(UsageError, match=r"^--hp plan-dropper.p=1.5: 1.5 is outside the values it can take \(it must be >= 0 and <= 1\)$"):
         build_plan(reg, tasks=["digits-mlp"], methods=["plan-dropper"], seeds=1, hp=["plan-dropper.p=1.5"])
     with pytest.raises(UsageError, match="must be > 0"):
         build_plan(reg, tasks=["digits-mlp"], methods=["plan-plain"], seeds=1, hp=["plan-plain.lr=0"])
@@ -121,7 +121,7 @@ def _task_plugin(monkeypatch, name, overrides):
     ({"sgd": {"lrr": 0.1}},
      "hp_overrides['sgd'] sets 'lrr', which sgd does not have; did you mean lr? (it has: lr, momentum, nesterov, weight_decay)"),
     ({"sgd": {"lr": "fast"}}, "hp_overrides['sgd']['lr'] = 'fast': expected a number, got 'fast'"),
-    ({"sgd": {"lr": -5.0}}, "hp_overrides['sgd']['lr'] = -5.0: -5.0 is not a valid value (it must be >= 0)"),
+    ({"sgd": {"lr": -5.0}}, "hp_overrides['sgd']['lr'] = -5.0: -5.0 is outside the values it can take (it must be >= 0)"),
     ({"sgd": {"nesterov": 1}}, "hp_overrides['sgd']['nesterov'] = 1: 1 is not one of [False, True]"),
     ({"sgd": 0.1}, "hp_overrides['sgd'] must be a dict {key: value}, got float"),
 ])

@@ -35,7 +35,7 @@ def test_suite_version_is_part_of_the_run_id(registry):
         (["sgd.lr"], "malformed"),
         (["lr=0.1"], "malformed"),
         (["sgd.lr=abc"], "expected a number"),
-        (["sgd.lr=-1"], r"-1.0 is not a valid value \(it must be >= 0\)"),
+        (["sgd.lr=-1"], r"-1.0 is outside the values it can take \(it must be >= 0\)"),
         (["sgd.momentum=yes"], "expected a number"),
         (["sgd.lrr=0.1"], "has no hyperparameter 'lrr'; did you mean lr.*it has: lr, momentum"),
         (["sgdd.lr=0.1"], "unknown method 'sgdd'; did you mean sgd"),
