@@ -71,6 +71,9 @@ class Task:
     provides: ClassVar[frozenset[str]] = frozenset()
     # Per-method hyperparameter defaults for this task, over the method's own defaults.
     hp_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Method families the leaderboard runs on this task (None: every applicable family); the
+    # baseline always runs. Keeps the leaderboard's CPU budget where methods claim effects.
+    leaderboard_families: ClassVar[frozenset[str] | None] = None
     # Validation metric used for tuning (never the test metric).
     validation: ClassVar[Metric | None] = None
     # Time to target (regsuite.target): a validation threshold whose first crossing the loop

@@ -1,0 +1,133 @@
+"""``regsuite leaderboard``: the published protocol over every applicable method of a tier.
+
+For each task of the selection, one task at a time (so an interrupted leaderboard leaves whole
+task boards behind, and a re-run resumes from the store's cache):
+
+1. the applicable methods: every registered method whose ``requires`` the task ``provides``,
+   whose family the task ranks (``Task.leaderboard_families``; None: every family) and that
+   composes with the task's defaults;
+2. the tuned track (:func:`regsuite.tune.run_tuning`): ``--trials`` quasi-random trials per method
+   on the tuning seed, selection on validation, the selection on ``--seeds`` final seeds;
+3. the defaults track: every method at its declared defaults on ``--default-seeds`` seeds
+   (protocol ``default``), labelled as such everywhere.
+
+``--dry-run`` prints the plan (runs per task and in total, and the CPU time it will take
+where the store already holds runs of that task to time it by) and runs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from .errors import CompositionError, UsageError
+from .executors.options import build as build_executor, executor_options
+
+
+def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
+    """(methods that run on ``task``, reasons for those that do not)."""
+    from .plan import missing_capabilities, resolve_components
+
+    families = getattr(task, "leaderboard_families", None)
+    ok, skipped = [], []
+    for name, cls in sorted(reg.methods.items()):
+        if families is not None and cls.family not in families and name != task.baseline:
+            continue
+        try:
+            components = resolve_components(reg, name, task)
+        except (CompositionError, UsageError) as exc:
+            skipped.append(f"{name}: {exc}")
+            continue
+        missing = missing_capabilities(reg, components, task)
+        if missing:
+            skipped.append(f"{name}: needs " + ", ".join(sorted(set().union(*missing.values()))))
+            continue
+        ok.append(name)
+    return ok, skipped
+
+
+def _seconds_per_run(out: Path, task_key: str) -> float:
+    """Median wall seconds of the runs of this task already in the store (NaN if none)."""
+    from .store import Store
+
+    frames = [Store(p).runs() for p in (out, out / "tuning") if p.exists()]
+    walls = []
+    for runs in frames:
+        if len(runs):
+            part = runs[(runs["task"] == task_key) & (runs["status"] == "ok")]
+            walls += [float(w) for w in part["wall_s"] if w is not None and not math.isnan(float(w))]
+    walls.sort()
+    return walls[len(walls) // 2] if walls else math.nan
+
+
+@click.command()
+@click.option("--tier", type=click.Choice(["smoke", "standard", "full"]), default="standard", show_default=True)
+@click.option("--suite", "suites", multiple=True, help="Only these suites (repeatable).")
+@click.option("--task", "tasks", multiple=True, help="Only these tasks (repeatable).")
+@click.option("--method", "methods", multiple=True, help="Only these methods (default: every applicable one).")
+@click.option("--trials", type=click.IntRange(1, 1000), default=6, show_default=True, help="Tuning trials per method.")
+@click.option("--seeds", type=click.IntRange(1, 100), default=5, show_default=True, help="Final seeds of the tuned track.")
+@click.option("--default-seeds", type=click.IntRange(0, 100), default=5, show_default=True,
+              help="Seeds of the defaults track (0: no defaults track).")
+@click.option("--sampler", type=click.Choice(["sobol", "halton"]), default="sobol", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results") / "leaderboard",
+              show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--dry-run", is_flag=True, help="Print the plan and its cost; run nothing.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@executor_options
+@click.pass_obj
+def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds, sampler, device, out, data_dir,
+                dry_run, quiet, executor_name, workers, timeout, executor_config):
+    """Run the published protocol (tuned track + defaults track) over every applicable method."""
+    from .plan import build_plan
+    from .tune import run_tuning
+
+    reg = obj.registry
+    selected = reg.select_tasks(suites=suites, tasks=tasks, tier=tier)
+    if tasks:
+        selected = [t for t in selected if t.tier == tier] or selected
+    if not selected:
+        raise UsageError(f"no {tier} task matches suite={list(suites) or 'any'} task={list(tasks) or 'any'}")
+    for m in methods:
+        reg.method(m)
+    plans = []
+    for task in selected:
+        names, _ = applicable_methods(reg, task)
+        if methods:
+            names = [n for n in names if n in methods]
+        if names:
+            plans.append((task, names))
+    total_runs, total_s = 0, 0.0
+    click.echo(f"{'task':40s} {'methods':>7s} {'runs':>6s} {'s/run':>7s} {'CPU h':>6s}", err=True)
+    for task, names in plans:
+        n_runs = len(names) * (trials + seeds + default_seeds)
+        per = _seconds_per_run(out, task.key())
+        total_runs += n_runs
+        total_s += n_runs * per if not math.isnan(per) else 0.0
+        est = "?" if math.isnan(per) else f"{n_runs * per / 3600:.2f}"
+        click.echo(f"{task.key():40s} {len(names):7d} {n_runs:6d} {per:7.1f} {est:>6s}", err=True)
+    click.echo(f"total: {total_runs} runs, {total_s / 3600:.2f} CPU hours where timed "
+               f"(protocol tuned:{sampler}-{trials}, {seeds} final seeds; defaults track {default_seeds} seeds)",
+               err=True)
+    if dry_run:
+        return
+    with build_executor(executor_name, workers, timeout, executor_config) as executor:
+        from .runner import run_plan
+        from .store import Store
+
+        for task, names in plans:
+            click.echo(f"== {task.key()}: {len(names)} methods", err=True)
+            plan = build_plan(reg, tasks=[task.key()], methods=names, seeds=1, tier=None)
+            run_tuning(reg, plan.runs, trials=trials, sampler=sampler, tuning_seed=0, seeds=seeds, hp=(), out=out,
+                       executor=executor, device=device, data_dir=data_dir, quiet=quiet,
+                       plugin_options=obj.plugin_options)
+            if default_seeds:
+                defaults = build_plan(reg, tasks=[task.key()], methods=names, seeds=default_seeds, tier=None)
+                run_plan(reg, defaults.runs, Store(out), executor=executor, device=device, data_dir=data_dir,
+                         options={}, progress=not quiet, plugin_options=obj.plugin_options)
+    click.echo(f"leaderboard written to {out}; `regsuite results --results {out}` or `regsuite site build` shows it",
+               err=True)

@@ -1,0 +1,56 @@
+"""The leaderboard command: applicable methods, the tuned track and the defaults track, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regsuite.cli import cli
+from regsuite.store import Store
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def plugin_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, ["-p", "faultplugin", *args])
+
+
+def test_leaderboard_runs_both_tracks_and_resumes(tmp_path):
+    args = ("leaderboard", "--tier", "smoke", "--task", "faults/probe", "--method", "probe-opt", "--trials", "3",
+            "--seeds", "2", "--default-seeds", "1", "--out", str(tmp_path), "--quiet")
+    dry = _invoke(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "faults/probe" in dry.stderr and "total: 6 runs" in dry.stderr  # 1 method x (3 + 2 + 1)
+    assert not (tmp_path / "runs").exists()  # a dry run runs nothing
+
+    res = _invoke(*args)
+    assert res.exit_code == 0, res.output
+    assert len(Store(tmp_path / "tuning").runs()) == 3
+    runs = Store(tmp_path).runs()
+    assert sorted(runs["protocol"]) == ["default", "tuned:sobol-3", "tuned:sobol-3"]
+    again = _invoke(*args)
+    assert again.exit_code == 0 and len(Store(tmp_path).runs()) == 3  # everything cached, nothing repeated
+
+
+def test_applicable_methods_follow_requires_and_the_tasks_families():
+    from regsuite.leaderboard import applicable_methods
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    task = reg.task("digits-mlp")
+    names, skipped = applicable_methods(reg, task)
+    assert "sam" in names and "adamw" in names
+    assert "irm" not in names and any(s.startswith("irm: needs") for s in skipped)  # needs domain labels
+    assert "ewc" not in names  # needs experience boundaries
+
+
+def test_unknown_method_is_one_line():
+    res = _invoke("leaderboard", "--method", "nope", "--dry-run")
+    assert res.exit_code == 2 and res.stderr.strip().startswith("error: unknown method 'nope'")
