@@ -7,7 +7,7 @@ written for regsuite are in :mod:`regsuite.plugins.optimizers_own`.
 
 from __future__ import annotations
 
-from regsuite import Choice, Citation, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 
 class SGD(Method):
@@ -212,29 +212,39 @@ class Lion(Method):
 class Adafactor(Method):
     """Adafactor: Adam-like steps with a factored (row x column) second moment, sublinear memory.
 
-    Adafactor: factored second moment V ~ R C / sum(R) for matrices, relative step
-    rho_t = min(1e-2, 1/sqrt(t)) scaled by RMS(w), update clipping at d = 1, beta2_t = 1 - t^-0.8.
+    Factored second moment V ~ R C / sum(R) for matrices, relative step
+    rho_t = min(1e-2, 1/sqrt(t)) scaled by max(1e-3, RMS(w)), update clipping at d = 1,
+    beta2_t = 1 - t^decay_rate (-0.8), uncapped as in the paper.
 
     Implementation: ``pytorch_optimizer.AdaFactor`` with the paper's defaults (no first moment).
+    The relative step sets the step size itself, so there is no ``lr`` to tune and the plan
+    adds no schedule (``schedules_itself``). The library caps beta2_t at ``betas[1]`` and
+    requires it below 1: the cap passed is the largest float below 1, which binds only after
+    ~1e20 steps, so beta2_t is the paper's (the previous cap, 0.999, bound after 5,624 steps).
     """
 
     name = "adafactor"
     family = "optimizer"
+    version = "2"  # 2: beta2_t uncapped (was capped at 0.999); no lr, no relative_step switch, no added schedule
+    schedules_itself = True
     citation = Citation("Adafactor: Adaptive Learning Rates with Sublinear Memory Cost",
                         "Noam Shazeer, Mitchell Stern", 2018, "https://arxiv.org/abs/1804.04235")
-    defaults = {"lr": 1e-3, "relative_step": True, "beta1": 0.0, "decay_rate": -0.8, "clip_threshold": 1.0,
-                "weight_decay": 0.0}
-    space = {"lr": LogUniform(1e-5, 1e-1), "relative_step": Choice([True, False]), "beta1": Uniform(0.0, 0.99),
-             "decay_rate": Uniform(-1.0, -0.5), "clip_threshold": Uniform(0.5, 2.0), "weight_decay": Uniform(0.0, 0.1)}
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0 (matches the paper's Algorithms 4-5 with relative step "
+                                 "and update clipping)")
+    defaults = {"beta1": 0.0, "decay_rate": -0.8, "clip_threshold": 1.0, "weight_decay": 0.0}
+    space = {"beta1": Uniform(0.0, 0.99), "decay_rate": Uniform(-1.0, -0.5), "clip_threshold": Uniform(0.5, 2.0),
+             "weight_decay": Uniform(0.0, 0.1)}
 
     @hookimpl
     def regsuite_configure_optimizer(self, model, budget):
+        import math
+
         import torch
         from pytorch_optimizer import AdaFactor
 
         hp = self.hp
-        return AdaFactor(model.parameters(), lr=hp["lr"], relative_step=hp["relative_step"],
-                         betas=(hp["beta1"] or None, 0.999), decay_rate=hp["decay_rate"],
+        return AdaFactor(model.parameters(), lr=None, relative_step=True,
+                         betas=(hp["beta1"] or None, math.nextafter(1.0, 0.0)), decay_rate=hp["decay_rate"],
                          clip_threshold=hp["clip_threshold"], weight_decay=hp["weight_decay"],
                          momentum_dtype=torch.float32)
 
@@ -329,7 +339,8 @@ class ScheduleFreeAdamW(Method):
     Schedule-free AdamW: gradients at y = (1-b1) z + b1 x;  z <- z - lr g / sqrt(v);
     x <- (1 - c) x + c z with c = lr^2 / sum lr^2 (a weighted average). Evaluation uses x.
 
-    Implementation: ``pytorch_optimizer.ScheduleFreeAdamW``. Weights must be x when evaluated
+    Implementation: ``pytorch_optimizer.ScheduleFreeAdamW``; it schedules itself, so the plan adds
+    no schedule to it (``schedules_itself``; only its own warm-up). Weights must be x when evaluated
     and y when trained: after the step before each evaluation this method switches the
     optimizer to x (``optimizer.eval()``) and back to y at the next batch (``transform_batch``,
     the hook that runs first in every step).
@@ -337,6 +348,9 @@ class ScheduleFreeAdamW(Method):
 
     name = "schedule-free-adamw"
     family = "optimizer"
+    version = "2"  # 2: the plan adds no schedule (schedules_itself); was cosine on llm standard/full
+    schedules_itself = True
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0 (matches the paper's Algorithm 1, AdamW form)")
     citation = Citation("The Road Less Scheduled",
                         "Aaron Defazio, Xingyu Alice Yang, Harsh Mehta, Konstantin Mishchenko, Ahmed Khaled, "
                         "Ashok Cutkosky", 2024, "https://arxiv.org/abs/2405.15682")

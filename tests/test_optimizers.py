@@ -119,3 +119,27 @@ def test_every_optimizer_declares_a_valid_method():
     for cls in [*optimizers.OPTIMIZERS, *optimizers_own.regsuite_methods()]:
         assert cls.metadata_problems() == [], cls.name
         assert cls.family == "optimizer" and cls.citation is not None
+
+
+@pytest.mark.parametrize("name", ["schedule-free-adamw", "adafactor"])
+def test_self_scheduling_optimizers_get_no_schedule_on_llm_standard(name, registry):
+    from regsuite.plan import resolve_components
+    from regsuite.suites.llm.tasks import StdlibSmall
+
+    assert StdlibSmall.default_schedule == "cosine"  # what a plain optimizer gets on this task
+    assert resolve_components(registry, name, StdlibSmall()) == (name,)
+    assert resolve_components(registry, "adamw", StdlibSmall()) == ("adamw", "cosine")
+
+
+def test_adafactor_has_no_dead_lr_and_the_papers_uncapped_beta2():
+    assert "lr" not in optimizers.Adafactor.defaults and "lr" not in optimizers.Adafactor.space
+    w = torch.nn.Parameter(torch.zeros(4))
+    holder = torch.nn.ParameterList([w])
+    opt = optimizers.Adafactor({"decay_rate": -1.0}).regsuite_configure_optimizer(holder, BUDGET)
+    # beta2_t = 1 - t^-1, uncapped: with g = 1 for 1999 steps, v = 1 + eps1; at t = 2000, g = 10:
+    # v = (1 - 1/2000) * 1 + (1/2000) * 100 = 1.0495 (a 0.999 cap would give 0.999 + 0.1 = 1.099).
+    for t in range(1, 2001):
+        w.grad = torch.full((4,), 10.0 if t == 2000 else 1.0)
+        opt.step()
+    v = opt.state[w]["exp_avg_sq"]
+    assert v.tolist() == pytest.approx([1.0495] * 4, rel=1e-5)
