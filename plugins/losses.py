@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from regsuite import Citation, Method, Uniform, hookimpl
+from regsuite import Citation, Fidelity, Method, Uniform, hookimpl
 
 from .targets import expected_loss, num_classes, soft_targets
 
@@ -29,6 +29,7 @@ class LabelSmoothing(Method):
         2016,
         "https://arxiv.org/abs/1512.00567",
     )
+    fidelity = Fidelity.faithful("paper", "label-smoothing regularization of Sec. 7, eps = 0.1 as in the paper")
     defaults = {"eps": 0.1}
     space = {"eps": Uniform(0.0, 0.5)}
     requires = frozenset({"classification"})
@@ -68,6 +69,10 @@ class Focal(PerClassLoss):
         "Tsung-Yi Lin, Priya Goyal, Ross Girshick, Kaiming He, Piotr Dollar",
         2017,
         "https://arxiv.org/abs/1708.02002",
+    )
+    fidelity = Fidelity.adapted(
+        "the softmax (multi-class) form the paper mentions, without alpha-balancing; the paper's "
+        "detector uses the per-class sigmoid form with alpha = 0.25 (gamma = 2 as there)"
     )
     defaults = {"gamma": 2.0}
     space = {"gamma": Uniform(0.0, 5.0)}
@@ -114,6 +119,7 @@ class GeneralizedCrossEntropy(CompSum):
         2018,
         "https://arxiv.org/abs/1805.07836",
     )
+    fidelity = Fidelity.faithful("paper", "L_q with q = 0.7, the paper's default; the truncated variant is not included")
     defaults = {"q": 0.7}
     space = {"q": Uniform(0.05, 1.0)}
 
@@ -122,17 +128,29 @@ class GeneralizedCrossEntropy(CompSum):
 
 
 class MeanAbsoluteError(CompSum):
-    """Mean absolute error on probabilities: ||onehot(y) - p||_1 / 2 = 1 - p_y.
+    """Mean absolute error on probabilities: ||onehot(y) - p||_1 = 2 (1 - p_y).
 
-    The comp-sum loss with tau = 2; symmetric, hence robust to label noise (Ghosh et al. 2017),
-    but slow to fit.
+    As defined by Ghosh et al. 2017 (the L1 distance between the one-hot label and the softmax
+    output); symmetric, hence robust to label noise, but slow to fit. Twice the comp-sum loss
+    with tau = 2 (which is 1 - p_y).
     """
 
     name = "mae"
+    citation = Citation(
+        "Robust Loss Functions under Label Noise for Deep Neural Networks",
+        "Aritra Ghosh, Himanshu Kumar, P. S. Sastry",
+        2017,
+        "https://arxiv.org/abs/1712.09482",
+    )
+    fidelity = Fidelity.faithful("paper", "the L1 loss ||e_y - softmax(z)||_1 the paper shows to be noise-tolerant")
     defaults = {}
+    version = "2"  # the paper's ||e_y - p||_1 = 2 (1 - p_y); version 1 was half of it
 
     def tau(self) -> float:
         return 2.0
+
+    def per_class(self, logits):
+        return 2.0 * super().per_class(logits)
 
 
 def stablemax(logits):
@@ -148,7 +166,9 @@ class StableMax(PerClassLoss):
 
     It avoids the floating-point absorption ("softmax collapse") that stalls grokking.
     The prediction (argmax) is unchanged since s is increasing. Written here from the paper's
-    definition of s.
+    definition of s; it matches the authors' stablemax_cross_entropy (float32 by default there
+    too). The paper's other remedy, the orthogonal gradient (perpendicular-grad: the gradient's
+    component along the weights removed, norm kept), is an optimizer change, not part of this loss.
     """
 
     name = "stablemax"
@@ -158,6 +178,7 @@ class StableMax(PerClassLoss):
         2025,
         "https://arxiv.org/abs/2501.04697",
     )
+    fidelity = Fidelity.faithful("authors' code", "the StableMax cross-entropy alone; perpendicular-grad is a separate optimizer change")
     defaults = {}
 
     def per_class(self, logits):
@@ -204,6 +225,12 @@ class EnsLoss(Method):
         "Ben Dai",
         2024,
         "https://arxiv.org/abs/2409.00908",
+    )
+    fidelity = Fidelity.adapted(
+        "the binary rule of the paper and of the authors' code (statmlben/ensLoss, losses.ensLoss) "
+        "exactly; the paper defines no multi-class version, so the multi-class margin "
+        "z_k - max_{j != k} z_j weighted by the target mass is this suite's extension",
+        source="authors' code",
     )
     defaults = {"lam": 0.0}
     space = {"lam": Uniform(0.0, 1.0)}
@@ -332,6 +359,7 @@ class HarmonicLoss(Method):
         "https://arxiv.org/abs/2502.01628",
     )
     metric: ClassVar[str] = "euclidean"
+    fidelity = Fidelity.faithful("paper", "HarMax of Euclidean distances to the class centres, n = sqrt(D) by default")
     defaults = {"n": 0.0}
     space = {"n": Uniform(0.0, 64.0)}
     requires = frozenset({"classification"})
@@ -362,11 +390,26 @@ class HarmonicEuclidean(HarmonicLoss):
     metric = "euclidean"
 
 
+NON_EUCLIDEAN_HARMONIC = Citation(
+    "Rethinking the Harmonic Loss via Non-Euclidean Distance Layers",
+    "Maxwell Miller-Golub, Kamil Faber, Marcin Pietron, Panpan Zheng, Pasquale Minervini, Roberto Corizzo",
+    2026,
+    "https://arxiv.org/abs/2603.10225",
+)
+NON_EUCLIDEAN_FIDELITY = Fidelity.reconstructed(
+    "from the abstract of the distance-layer paper: the harmonic loss with its distance replaced; "
+    "the paper's exact distance definitions, exponent n and any normalisation are unconfirmed "
+    "(n = sqrt(D) is carried over from the Euclidean paper)"
+)
+
+
 class HarmonicCosine(HarmonicLoss):
     """Harmonic loss with the cosine distance 1 - <x, w_k> / (||x|| ||w_k||)."""
 
     name = "harmonic-cosine"
     metric = "cosine"
+    citation = NON_EUCLIDEAN_HARMONIC
+    fidelity = NON_EUCLIDEAN_FIDELITY
 
 
 class HarmonicManhattan(HarmonicLoss):
@@ -374,6 +417,8 @@ class HarmonicManhattan(HarmonicLoss):
 
     name = "harmonic-manhattan"
     metric = "manhattan"
+    citation = NON_EUCLIDEAN_HARMONIC
+    fidelity = NON_EUCLIDEAN_FIDELITY
 
 
 class HarmonicChebyshev(HarmonicLoss):
@@ -381,6 +426,8 @@ class HarmonicChebyshev(HarmonicLoss):
 
     name = "harmonic-chebyshev"
     metric = "chebyshev"
+    citation = NON_EUCLIDEAN_HARMONIC
+    fidelity = NON_EUCLIDEAN_FIDELITY
 
 
 @hookimpl

@@ -29,13 +29,22 @@ def test_focal_loss_value(registry):
 def test_gce_and_mae_values(registry):
     logits, y = [[0.0, math.log(3)]], [0]  # p_y = 1/4
     assert loss_of(registry, "gce", logits, y, ["gce.q=0.5"]) == pytest.approx((1 - 0.25**0.5) / 0.5)
-    assert loss_of(registry, "mae", logits, y) == pytest.approx(0.75)
+    assert loss_of(registry, "mae", logits, y) == pytest.approx(1.5)  # ||(1, 0) - (1/4, 3/4)||_1
+
+
+def test_mae_is_ghosh_et_al_l1_distance_to_the_one_hot_label():
+    from regsuite.plugins.losses import MeanAbsoluteError
+
+    # p = softmax(0, ln 3, 0) = (1/5, 3/5, 1/5); ||e_0 - p||_1 = 4/5 + 3/5 + 1/5 = 8/5
+    logits = torch.tensor([[0.0, math.log(3), 0.0]])
+    got = MeanAbsoluteError().regsuite_loss(logits, {"y": torch.tensor([0])}, None)
+    assert got.item() == pytest.approx(1.6)
 
 
 def test_losses_take_the_expectation_under_soft_targets(registry):
     logits = [[0.0, math.log(3)]]
     soft = torch.tensor([[0.25, 0.75]])
-    expected = 0.25 * 0.75 + 0.75 * 0.25  # MAE of class 0 and of class 1
+    expected = 0.25 * 1.5 + 0.75 * 0.5  # MAE 2 (1 - p_k) of class 0 and of class 1
     assert loss_of(registry, "mae", logits, [0], y_soft=soft) == pytest.approx(expected)
 
 
