@@ -137,3 +137,26 @@ def test_suite_scores_are_bounded_and_count_coverage():
                         {"s/t1": "base", "s/t2": "base"}, references={"ref"})
     scores = suite_scores(partial).set_index("method")
     assert scores.loc["solo", "tasks_covered"] == 1 and scores.loc["solo", "profile_area"] == pytest.approx(0.5)
+
+
+def test_budget_curves_by_hand():
+    from regsuite.task import Metric
+    from regsuite.tuning_curves import budget_curves
+
+    class T:
+        primary = Metric("test_acc", "max")
+        validation = Metric("val_acc", "max")
+
+    rows = [
+        {"run_id": "a", "status": "ok", "metrics": '{"val_acc": 0.1, "test_acc": 0.5}'},
+        {"run_id": "b", "status": "ok", "metrics": '{"val_acc": 0.3, "test_acc": 0.7}'},
+        {"run_id": "c", "status": "diverged", "metrics": "{}"},
+    ]
+    df = pd.DataFrame([{**r, "suite": "s", "task": "s/t", "tier": "standard", "method": "m"} for r in rows])
+    out = budget_curves(df, {"s/t": T()}).set_index("k")
+    # k = 1: one of three at random; the diverged one gives nothing: NaN (not a number to average)
+    assert math.isnan(out.loc[1, "expected_test"])
+    # k = 2: {a,b} -> b (0.7), {a,c} -> a (0.5), {b,c} -> b (0.7): 1.9 / 3
+    assert out.loc[2, "expected_test"] == pytest.approx(1.9 / 3)
+    assert out.loc[2, "expected_validation"] == pytest.approx((0.3 + 0.1 + 0.3) / 3)
+    assert out.loc[3, "expected_test"] == pytest.approx(0.7) and out.loc[3, "trials"] == 3
