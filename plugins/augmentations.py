@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regsuite import Citation, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 from .targets import num_classes, soft_targets
 
@@ -37,6 +37,7 @@ class Cutout(Method):
         2017,
         "https://arxiv.org/abs/1708.04552",
     )
+    fidelity = Fidelity.faithful("paper", "one centre-uniform square per image, clipped at the border; size 16 is the paper's CIFAR-10 value")
     defaults = {"size": 16, "p": 1.0}
     space = {"size": IntRange(1, 32), "p": Uniform(0.0, 1.0)}
     requires = frozenset({"images"})
@@ -81,6 +82,7 @@ class Mixup(Method):
         2018,
         "https://arxiv.org/abs/1710.09412",
     )
+    fidelity = Fidelity.faithful("paper", "one lambda per batch, pairs from a permutation of the batch; alpha 0.2, inside the paper's ImageNet range 0.1-0.4")
     defaults = {"alpha": 0.2}
     space = {"alpha": LogUniform(0.01, 10.0)}
     requires = frozenset({"classification"})
@@ -110,6 +112,7 @@ class CutMix(Method):
         2019,
         "https://arxiv.org/abs/1905.04899",
     )
+    fidelity = Fidelity.faithful("paper", "box from lambda ~ Beta(1, 1), targets mixed by the exact pasted area, every batch (no CutMix probability)")
     defaults = {"alpha": 1.0}
     space = {"alpha": LogUniform(0.01, 10.0)}
     requires = frozenset({"classification", "images"})

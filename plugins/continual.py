@@ -9,7 +9,7 @@ is the ``continual.scope`` state flag read by the continual suite's loop (see
 
 from __future__ import annotations
 
-from regsuite import Choice, Citation, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 from .continual_consolidation import EWC, LwF, SI
 from .continual_replay import AGEM, DERpp, ER
@@ -43,6 +43,7 @@ class Naive(Method):
         "Three scenarios for continual learning", "Gido M. van de Ven, Andreas S. Tolias", 2019,
         "https://arxiv.org/abs/1904.07734",
     )
+    fidelity = Fidelity.faithful("paper", "the fine-tuning baseline: the task's optimizer on each experience in turn")
     requires = EXPERIENCES
 
     @hookimpl
@@ -64,6 +65,7 @@ class Joint(Method):
         "Gradient Episodic Memory for Continual Learning", "David Lopez-Paz, Marc'Aurelio Ranzato", 2017,
         "https://arxiv.org/abs/1706.08840",
     )
+    fidelity = Fidelity.faithful("paper", "i.i.d. training on the whole stream (or on the experiences seen so far)")
     defaults = {"scope": "all"}
     space = {"scope": Choice(["all", "seen"])}
     requires = EXPERIENCES
@@ -85,6 +87,7 @@ class L2Init(Method):
         "Maintaining Plasticity in Continual Learning via Regenerative Regularization",
         "Saurabh Kumar, Henrik Marklund, Benjamin Van Roy", 2023, "https://arxiv.org/abs/2308.11958",
     )
+    fidelity = Fidelity.faithful("paper", "lambda ||theta - theta_0||^2 on every trainable parameter; lambda chosen here")
     defaults = {"lam": 1e-2}
     space = {"lam": LogUniform(1e-5, 1.0)}
 
@@ -111,6 +114,7 @@ class ShrinkAndPerturb(Method):
         "On Warm-Starting Neural Network Training", "Jordan T. Ash, Ryan P. Adams", 2020,
         "https://arxiv.org/abs/1910.08475",
     )
+    fidelity = Fidelity.faithful("paper", "theta <- lambda theta + sigma eps at each new experience; shrink and noise chosen here within the paper's ranges")
     defaults = {"shrink": 0.8, "sigma": 0.01}
     space = {"shrink": Uniform(0.0, 1.0), "sigma": Uniform(0.0, 0.1)}
     requires = EXPERIENCES
@@ -144,6 +148,7 @@ class SpectralReg(Method):
         "Alex Lewandowski, Michal Bortkiewicz, Saurabh Kumar, Andras Gyorgy, Dale Schuurmans, "
         "Mateusz Ostaszewski, Marlos C. Machado", 2025, "https://arxiv.org/abs/2406.06811",
     )
+    fidelity = Fidelity.adapted("the paper's penalty and one carried power iteration per step; biases are not regularized here; lambda chosen here")
     defaults = {"lam": 1e-3, "power": 2, "iterations": 1}
     space = {"lam": LogUniform(1e-6, 1.0), "power": Choice([1, 2]), "iterations": IntRange(1, 20)}
 
@@ -189,6 +194,12 @@ class WassersteinReg(Method):
         "Learning Continually by Spectral Regularization (v1: Wasserstein regularization toward initialization)",
         "Alex Lewandowski, Saurabh Kumar, Dale Schuurmans, Andras Gyorgy, Marlos C. Machado", 2024,
         "https://arxiv.org/abs/2406.06811v1",
+    )
+    fidelity = Fidelity.reconstructed(
+        "from the abstracts (arXiv 2406.06811v1; the 'distributional regularizer' of Lewandowski et al. "
+        "2023, arXiv 2312.00246): W_2^2 between each tensor's entries and its initial entries, by sorting; "
+        "whether the paper sums over entries (as here) or averages (a factor n in lambda), and v1's "
+        "author list, are unconfirmed"
     )
     defaults = {"lam": 1e-2}
     space = {"lam": LogUniform(1e-5, 1.0)}

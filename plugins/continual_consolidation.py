@@ -73,6 +73,10 @@ class EWC(Method):
         "Jonathan Schwarz, Jelena Luketina, Wojciech M. Czarnecki, Agnieszka Grabska-Barwinska, "
         "Yee Whye Teh, Razvan Pascanu, Raia Hadsell", 2018, "https://arxiv.org/abs/1805.06370",
     )
+    fidelity = Fidelity.adapted(
+        "online EWC as in the paper (F* <- gamma F* + F_t, one anchor), with the empirical Fisher "
+        "(gradients at the labels) on a sample of the experience; lambda chosen here"
+    )
     defaults = {"lam": 10.0, "gamma": 1.0, "fisher_samples": 256}
     space = {"lam": LogUniform(1e-1, 1e5), "gamma": Uniform(0.0, 1.0), "fisher_samples": IntRange(16, 4096, log=True)}
     requires = EXPERIENCES
@@ -117,6 +121,7 @@ class SI(Method):
         "Continual Learning Through Synaptic Intelligence", "Friedemann Zenke, Ben Poole, Surya Ganguli", 2017,
         "https://arxiv.org/abs/1703.04200",
     )
+    fidelity = Fidelity.faithful("paper", "path-integral importance from the gradient the optimizer used and each step's update; c and xi chosen here")
     defaults = {"c": 1.0, "xi": 0.1}
     space = {"c": LogUniform(1e-3, 1e2), "xi": LogUniform(1e-4, 1.0)}
     requires = EXPERIENCES

@@ -7,7 +7,7 @@ Buffered samples keep their ``task`` key, so task-incremental masking applies to
 
 from __future__ import annotations
 
-from regsuite import Citation, IntRange, LogUniform, Method, hookimpl
+from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, hookimpl
 
 EXPERIENCES = frozenset({"experiences"})
 KEYS = ("x", "y", "task")
@@ -69,6 +69,7 @@ class ER(Method):
         "Arslan Chaudhry, Marcus Rohrbach, Mohamed Elhoseiny, Thalaiyasingam Ajanthan, Puneet K. Dokania, "
         "Philip H. S. Torr, Marc'Aurelio Ranzato", 2019, "https://arxiv.org/abs/1902.10486",
     )
+    fidelity = Fidelity.faithful("paper", "reservoir buffer, each step on the union of the incoming and a replayed minibatch; sizes chosen here")
     defaults = {"mem_size": 200, "replay_batch": 32}
     space = {"mem_size": IntRange(10, 100000, log=True), "replay_batch": IntRange(1, 1024, log=True)}
     requires = EXPERIENCES
@@ -106,6 +107,7 @@ class AGEM(Method):
         "Arslan Chaudhry, Marc'Aurelio Ranzato, Marcus Rohrbach, Mohamed Elhoseiny", 2019,
         "https://arxiv.org/abs/1812.00420",
     )
+    fidelity = Fidelity.faithful("paper", "the A-GEM projection against the gradient of a random memory minibatch; sizes chosen here")
     defaults = {"mem_per_experience": 50, "ref_batch": 256}
     space = {"mem_per_experience": IntRange(1, 10000, log=True), "ref_batch": IntRange(1, 4096, log=True)}
     requires = EXPERIENCES
@@ -169,6 +171,7 @@ class DERpp(Method):
         "Pietro Buzzega, Matteo Boschini, Angelo Porrello, Davide Abati, Simone Calderara", 2020,
         "https://arxiv.org/abs/2004.07211",
     )
+    fidelity = Fidelity.faithful("authors' code", "mammoth's DER++ (logit MSE averaged over logits, two independent buffer minibatches)")
     defaults = {"alpha": 0.1, "beta": 0.5, "mem_size": 200, "replay_batch": 32}
     space = {
         "alpha": LogUniform(1e-3, 10.0),

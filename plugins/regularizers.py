@@ -7,7 +7,7 @@ the papers' equations (no library implements them).
 
 from __future__ import annotations
 
-from regsuite import Choice, Citation, IntRange, LogUniform, Method, hookimpl
+from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, hookimpl
 
 
 def weight_matrices(model):
@@ -41,6 +41,7 @@ class L2Penalty(Method):
         1991,
         "https://papers.nips.cc/paper/1991/hash/8eefcfdf5990e441f0fb6f3fad709e21-Abstract.html",
     )
+    fidelity = Fidelity.faithful("paper", "the quadratic penalty (lambda/2) ||w||^2 on every weight; lambda chosen here")
     defaults = {"lam": 5e-4}
     space = {"lam": LogUniform(1e-6, 1e-1)}
 
@@ -63,6 +64,7 @@ class L1Penalty(Method):
         1996,
         "https://doi.org/10.1111/j.2517-6161.1996.tb02080.x",
     )
+    fidelity = Fidelity.faithful("paper", "the lasso penalty lambda ||w||_1 on every weight; lambda chosen here")
     defaults = {"lam": 1e-5}
     space = {"lam": LogUniform(1e-8, 1e-2)}
 
@@ -83,7 +85,11 @@ class NormLoss(Method):
         "Norm Loss: An efficient yet effective regularization method for deep neural networks",
         "Theodoros Georgiou, Sebastian Schmitt, Thomas Baeck, Wei Chen, Michael Lew",
         2021,
-        "https://arxiv.org/abs/2011.06758",
+        "https://arxiv.org/abs/2103.06583",
+    )
+    fidelity = Fidelity.reconstructed(
+        "from the abstract: a penalty pulling every filter's norm to one (toward the Oblique "
+        "manifold); the paper's exact form (square, per-layer normalisation) and lambda are unconfirmed"
     )
     defaults = {"lam": 1e-3}
     space = {"lam": LogUniform(1e-6, 1.0)}
@@ -107,6 +113,10 @@ class SoftOrthogonality(Method):
         "Nitin Bansal, Xiaohan Chen, Zhangyang Wang",
         2018,
         "https://arxiv.org/abs/1810.09102",
+    )
+    fidelity = Fidelity.adapted(
+        "a layer with more filters than inputs uses the Gram of the columns (the paper's filter Gram "
+        "cannot reach I there); lambda chosen here, not the paper's decayed schedule"
     )
     defaults = {"lam": 1e-4}
     space = {"lam": LogUniform(1e-7, 1e-1)}
@@ -132,6 +142,7 @@ class GroupOrthogonalization(Method):
         2023,
         "https://arxiv.org/abs/2306.10001",
     )
+    fidelity = Fidelity.faithful("paper", "orthonormality within consecutive groups of filters; lambda and group size chosen here")
     defaults = {"lam": 1e-4, "group_size": 8}
     space = {"lam": LogUniform(1e-7, 1e-1), "group_size": IntRange(1, 256, log=True)}
 
@@ -163,6 +174,7 @@ class CauchySchwarz(Method):
         2025,
         "https://arxiv.org/abs/2503.01639",
     )
+    fidelity = Fidelity.faithful("paper", "the binary and orthogonal CS regularizers; lambda chosen here")
     defaults = {"lam": 1e-3, "kind": "binary"}
     space = {"lam": LogUniform(1e-7, 1.0), "kind": Choice(["binary", "orthogonal"])}
 
@@ -216,6 +228,7 @@ class GramLipschitz(Method):
         2023,
         "https://arxiv.org/abs/2305.16173",
     )
+    fidelity = Fidelity.faithful("paper", "Gram-iteration bounds, DFT frequencies for circular convolutions; lambda chosen here")
     defaults = {"lam": 1e-3, "iters": 6}
     space = {"lam": LogUniform(1e-6, 1.0), "iters": IntRange(1, 12)}
 
@@ -267,6 +280,7 @@ class JacobianNuclearNorm(Method):
         2024,
         "https://arxiv.org/abs/2405.14544",
     )
+    fidelity = Fidelity.faithful("paper", "the denoising estimate of the Frobenius bound, one noise sample per example; split at half by default")
     defaults = {"lam": 1e-3, "sigma": 0.1, "split": 0}
     space = {"lam": LogUniform(1e-6, 1.0), "sigma": LogUniform(1e-3, 1.0), "split": IntRange(0, 64)}
     requires = frozenset({"images"})
