@@ -23,7 +23,7 @@ Libraries: geomloss (entropic OT, Sinkhorn potentials), POT (Gaussian maps).
 
 from __future__ import annotations
 
-from regsuite import Choice, Citation, IntRange, LogUniform, Method, hookimpl
+from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, hookimpl
 
 OT = frozenset({"transport_map"})
 MAP_KEY = "transport_map"  # the suite's key for a fitted non-neural map (tasks.MAP_KEY)
@@ -43,6 +43,7 @@ class MongeGap(Method):
     """
 
     name = "monge-gap"
+    fidelity = Fidelity.faithful("paper", "the Monge gap with the entropic cost between x_i and T(x_i); lam and blur chosen here")
     family = "regularizer"
     citation = Citation(
         "The Monge Gap: A Regularizer to Learn All Transport Maps",
@@ -78,6 +79,7 @@ class DisplacementSparsity(Method):
     """
 
     name = "displacement-sparsity"
+    fidelity = Fidelity.reconstructed("from the abstract: a sparsity penalty on T(x) - x, smoothed l0 or l1; the paper's smoothing (SL0 used here) is unconfirmed and its adaptive lambda heuristic is not implemented (lambda fixed)")
     family = "regularizer"
     citation = Citation(
         "Displacement-Sparse Neural Optimal Transport",
@@ -131,6 +133,7 @@ class ICNNDual(Method):
     """
 
     name = "icnn-dual"
+    fidelity = Fidelity.adapted("Makkuva et al.'s minimax with the roles of mu and nu exchanged (the task's model is the map, the ICNN the potential); with an MLP map it is Korotin et al.'s MM:R; optimizer settings chosen here")
     family = "loss"
     citation = Citation(
         "Optimal transport mapping via input convex neural networks",
@@ -212,6 +215,7 @@ class EntropicMap(_ClosedForm):
     """
 
     name = "entropic-map"
+    fidelity = Fidelity.faithful("paper", "the entropic map from Sinkhorn potentials; eps is chosen here as a fraction of the mean cost")
     citation = Citation(
         "Entropic estimation of optimal transport maps",
         "Aram-Alexandre Pooladian, Jonathan Niles-Weed",
@@ -251,6 +255,7 @@ class LinearMap(_ClosedForm):
     """
 
     name = "linear-map"
+    fidelity = Fidelity.faithful("paper", "the closed-form Gaussian OT map (POT)")
     reference = "closed-form: the optimal affine map between the two Gaussian fits"
     citation = Citation(
         "On the optimal mapping of distributions",
@@ -273,6 +278,7 @@ class Identity(_ClosedForm):
     """Identity map T(x) = x: the do-nothing reference (its L2-UVP is E||x - T*(x)||^2 / Var(target))."""
 
     name = "identity"
+    fidelity = Fidelity.faithful("paper", "the identity map, the do-nothing reference of the benchmark's L2-UVP")
     reference = "do-nothing map: the top of the L2-UVP scale"
     # The reference point of the benchmark's L2-UVP scale (no method should score worse).
     citation = Citation(
