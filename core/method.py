@@ -114,6 +114,8 @@ class Method:
     # A reference row (an upper bound, an oracle, a closed-form map, the do-nothing map): scored and
     # shown, never ranked, and left out of the suite aggregates. The text says what it is.
     reference: ClassVar[str | None] = None
+    # The paper's quantitative claims (regsuite.claims.Claim), shown beside what was measured.
+    claims: ClassVar[tuple] = ()
     version: ClassVar[str] = "1"
     # True for an optimizer that sets its own step sizes over the run (schedule-free, relative-step):
     # the plan then adds no default schedule to a composition that contains it.
@@ -186,6 +188,9 @@ class Method:
                 problems.extend(cls.fidelity.problems())
         if not isinstance(cls.schedules_itself, bool):
             problems.append(f"schedules_itself must be True or False, got {cls.schedules_itself!r}")
+        for claim in cls.claims if isinstance(cls.claims, tuple) else ["not a tuple"]:
+            found = getattr(claim, "problems", None)
+            problems.extend(found() if callable(found) else ["claims must be a tuple of regsuite.claims.Claim"])
         if not isinstance(cls.requires, frozenset):
             problems.append("requires must be a frozenset of capability names")
         problems.extend(unknown_hooks(cls))

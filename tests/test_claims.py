@@ -1,0 +1,52 @@
+"""Papers' claims against measurements: effect, interval and verdict, by hand."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from regsuite.claims import Claim, assess, bootstrap_ratio
+from regsuite.task import Budget, Metric
+
+
+class Grok:
+    baseline = "adamw"
+    budget = Budget(steps=1000)
+    primary = Metric("steps_to_target", "min")
+
+
+def _rows(method, steps, censored=None):
+    censored = censored or [0.0] * len(steps)
+    return [{"task": "g/t", "status": "ok", "protocol": "tuned:sobol-6", "method": method, "seed": i,
+             "primary_value": s, "step_time_ms": 1.0,
+             "metrics": json.dumps({"steps_to_target": s, "target_censored": c})}
+            for i, (s, c) in enumerate(zip(steps, censored))]
+
+
+CLAIM = Claim("accelerate grokking more than 50x", "steps_ratio", 50.0, "MNIST MLP, 1e5 steps", task="g/t")
+
+
+def test_bootstrap_ratio_point_is_the_ratio_of_means():
+    point, lo, hi = bootstrap_ratio([10.0, 10.0, 10.0], [2.0, 2.0, 2.0])
+    assert point == 5.0 and lo == pytest.approx(5.0) and hi == pytest.approx(5.0)
+
+
+def test_a_smaller_speedup_than_claimed_is_smaller():
+    runs = pd.DataFrame(_rows("adamw", [800, 810, 790]) + _rows("grokfast", [200, 205, 195]))
+    a = assess(CLAIM, "grokfast", runs, {"g/t": Grok()})
+    assert a.measured == pytest.approx(800 / 200)  # means 800 and 200: 4x, far from 50x
+    assert a.low > 1 and a.high < 50 and a.verdict == "smaller"
+
+
+def test_no_speedup_is_not_reproduced_and_censoring_is_said():
+    runs = pd.DataFrame(_rows("adamw", [500, 600, math.nan], [0, 0, 1]) + _rows("grokfast", [550, 580, 560]))
+    a = assess(CLAIM, "grokfast", runs, {"g/t": Grok()})
+    assert a.verdict == "not reproduced" and "censored" in a.note
+    assert a.measured == pytest.approx(((500 + 600 + 1000) / 3) / ((550 + 580 + 560) / 3))  # budget for censored
+
+
+def test_unmeasurable_claims_say_why():
+    a = assess(Claim("2.56% test error", "accuracy_delta", 1.0, "CIFAR-10 WRN"), "cutout", pd.DataFrame(), {})
+    assert a.verdict == "not measurable here" and "no task" in a.note
+    assert Claim("q", "speedup", 2.0, "s").problems()  # unknown kind refused
