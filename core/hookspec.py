@@ -14,15 +14,40 @@ of that run are registered (for ``--method sam+cutout``: one ``SAM`` and one
 ``Cutout`` instance). Task training loops call them. In one optimisation step
 the order is::
 
-    regsuite_transform_batch      (each method in composition order, chained)
-    regsuite_train_step           (firstresult: if claimed, replaces the rest)
-      forward
+    regsuite_transform_batch      (once per step, each method in composition order, chained)
+    regsuite_train_step           (firstresult: if claimed, replaces the default step below)
+      forward                     primary pass, at the current weights w
       regsuite_loss               (firstresult; task's own loss otherwise)
       regsuite_penalty            (all results are summed into the loss)
       backward
-      regsuite_after_backward     (gradient transforms, in composition order)
+      regsuite_after_backward     (gradient transforms, in composition order; once per step)
       optimizer.step, scheduler.step
-      regsuite_after_step
+      regsuite_after_step         (once per step: commit per-step state here)
+    state.step += 1
+
+A step procedure (SAM, GAM, finite differences) runs several passes in one step::
+
+    forward/loss/penalty at w            primary pass   (state.probe is False)
+    forward/loss/penalty at w + e, ...   probe passes   (state.probe is True)
+    p.grad <- the gradient to apply, weights back at w
+    regsuite_after_backward              once, on that gradient
+    optimizer.step, scheduler.step, regsuite_after_step      once
+
+**The step contract.** State that a method keeps across steps (past predictions,
+domain weights, moving averages, memory banks, counters) advances exactly once
+per optimizer step, whatever the procedure:
+
+* read it in every pass (a probe evaluates the *same* step objective at other
+  weights, so it sees the state the primary pass saw);
+* compute its update only from the primary pass (``if not state.probe``), and
+  keep it pending on the method;
+* commit it in ``regsuite_after_step`` (called once per step).
+
+``state.step`` counts finished steps and only changes between steps, so reading
+it in a penalty is safe. Normalisation running statistics are restored after each
+probe. ``regsuite.testing`` checks the contract for any method (``step-contract``):
+a run with plain steps and a run whose every step adds a probe at the same weights
+must end with identical weights and identical method state.
 
 once per run, around the steps::
 
@@ -138,7 +163,13 @@ def regsuite_transform_batch(batch: dict, state: TrainState) -> dict | None:
 
 @hookspec(firstresult=True)
 def regsuite_loss(outputs: Any, batch: dict, state: TrainState) -> torch.Tensor | None:
-    """Return the scalar training loss replacing the task's own loss, or None."""
+    """Return the scalar training loss replacing the task's own loss, or None.
+
+    Called in every pass of a step (primary and probes). A loss with per-step state
+    (PS-KD's past predictions, GroupDRO's domain weights) reads the committed state in
+    every pass, computes the step's update only when ``not state.probe`` and commits it
+    in ``regsuite_after_step``.
+    """
 
 
 @hookspec
@@ -147,7 +178,10 @@ def regsuite_penalty(
 ) -> torch.Tensor | None:
     """Return a scalar added to the training loss (regularizers), or None.
 
-    Results of all implementations are summed.
+    Results of all implementations are summed. Called in every pass of a step, like
+    :func:`regsuite_loss`, with the same rule for per-step state (moving averages, banks):
+    read in every pass, computed from the primary pass (``not state.probe``), committed
+    in ``regsuite_after_step``.
     """
 
 
@@ -155,7 +189,12 @@ def regsuite_penalty(
 def regsuite_after_backward(model: torch.nn.Module, state: TrainState) -> None:
     """Transform gradients in place after ``backward`` and before the optimizer step.
 
-    Gradient clipping, Grokfast filtering, projections. Called in composition order.
+    Gradient clipping, Grokfast filtering, projections. Called in composition order,
+    exactly once per optimizer step, on the gradient the optimizer applies (under SAM:
+    the gradient taken at the perturbed weights), with the weights back where the
+    optimizer steps from. Intermediate gradients of a step procedure (SAM's ascent
+    gradient, finite-difference probes) are never transformed. A stateful transform
+    (Grokfast's EMA) may therefore update its state here directly.
     """
 
 
@@ -165,16 +204,26 @@ def regsuite_train_step(state: TrainState) -> torch.Tensor | None:
 
     Used by step procedures such as SAM that need several forward/backward
     passes. ``state.batch`` holds the (already transformed) batch. Use
-    ``state.forward_loss(batch)`` for forward + loss + penalties,
-    ``state.backward(loss)`` for backward + gradient transforms and
-    ``state.optimizer_step()`` for the optimizer and scheduler step, so that
-    the procedure composes with the other methods of the run.
+    ``state.forward_loss(batch)`` for forward + loss + penalties (the step's first
+    call is its primary pass, later ones are probes; wrap a pass in
+    ``with state.probing():`` to make it a probe explicitly), plain
+    ``loss.backward()`` for intermediate gradients, then, with the gradient to apply
+    in ``p.grad`` and the weights back at the point the optimizer steps from,
+    ``state.transform_gradients()`` (or ``state.backward(loss)`` when that gradient
+    is a plain backward at those weights) and ``state.optimizer_step()``, each
+    exactly once, so that the procedure composes with the other methods of the run.
+    A second transform or optimizer step in one step raises.
     """
 
 
 @hookspec
 def regsuite_after_step(model: torch.nn.Module, state: TrainState) -> None:
-    """Called after every optimizer step (weight averaging, projections, reparameterizations)."""
+    """Called once after every optimizer step (weight averaging, projections, reparameterizations).
+
+    The place to commit per-step state computed during the step's primary pass
+    (see the step contract in the module docstring). ``state.step`` still counts the
+    steps finished before this one.
+    """
 
 
 @hookspec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -82,8 +83,22 @@ class TrainState:
     """What run hooks see and may change during training.
 
     ``forward`` and ``task_loss`` are set by the task's loop; step procedures
-    use :meth:`forward_loss`, :meth:`backward` and :meth:`optimizer_step` so
-    they compose with the other methods of the run.
+    use :meth:`forward_loss`, :meth:`backward` (or :meth:`transform_gradients`)
+    and :meth:`optimizer_step` so they compose with the other methods of the run.
+
+    **One optimizer step, several passes.** A step procedure may run several
+    forward passes per step (SAM two, GAM four). The first :meth:`forward_loss`
+    of a step is its *primary* pass, at the weights the optimizer steps from;
+    every later one, and any pass inside ``with state.probing():``, is a *probe*
+    (perturbed weights, finite differences). :attr:`probe` tells hooks which one
+    is running. State a method keeps across steps (past predictions, domain
+    weights, moving averages, memory banks) is read in every pass, computed from
+    the primary pass only (``if not state.probe``) and committed once per step in
+    ``regsuite_after_step``, so a probe evaluates the same step objective at other
+    weights. Normalisation running statistics (BatchNorm) are restored after each
+    probe, so they too advance once per step. Gradient transforms run once per
+    step, on the gradient the optimizer applies (:meth:`transform_gradients`);
+    a second call in one step, or a second :meth:`optimizer_step`, is an error.
     """
 
     model: Any
@@ -94,12 +109,20 @@ class TrainState:
     task_loss: Callable[[Any, dict], Any] | None = None
     optimizer: Any = None
     scheduler: Any = None
+    # Optimizer steps finished so far; it advances once per step, after the step.
     step: int = 0
     batch: dict | None = None
     experience: Any = None
     device: Any = None
     # Free space for methods (filters, snapshots, buffers); key by method name.
     extras: dict = field(default_factory=dict)
+    # Per-step bookkeeping of the pass contract (see the class docstring); keyed by ``step``
+    # so that no reset is needed and a restored checkpoint starts clean.
+    _probe: bool = field(default=False, init=False, repr=False)
+    _probing: int = field(default=0, init=False, repr=False)
+    _primary_at: int = field(default=-1, init=False, repr=False)
+    _transformed_at: int = field(default=-1, init=False, repr=False)
+    _stepped_at: int = field(default=-1, init=False, repr=False)
 
     def __post_init__(self) -> None:
         states = getattr(self.ctx, "states", None)
@@ -109,6 +132,22 @@ class TrainState:
     @property
     def seed(self) -> int:
         return self.ctx.seed
+
+    @property
+    def probe(self) -> bool:
+        """True while the running pass is a probe (not the step's primary pass): per-step
+        state may be read, but must not be computed or committed from it."""
+        return self._probe or self._probing > 0
+
+    @contextmanager
+    def probing(self):
+        """Mark the passes inside as probes (e.g. a procedure whose first pass is already at
+        perturbed weights). Passes after the step's primary pass are probes without it."""
+        self._probing += 1
+        try:
+            yield self
+        finally:
+            self._probing -= 1
 
     def loss_of(self, outputs, batch):
         """The task loss, or the loss method's replacement."""
@@ -126,16 +165,47 @@ class TrainState:
         return loss
 
     def forward_loss(self, batch):
-        """Forward pass, loss (with loss hook) and penalties. Returns ``(loss, outputs)``."""
-        outputs = self.forward(self.model, batch)
-        return self.loss_of(outputs, batch), outputs
+        """Forward pass, loss (with loss hook) and penalties. Returns ``(loss, outputs)``.
 
-    def backward(self, loss) -> None:
-        loss.backward()
+        The step's first call (outside :meth:`probing`) is its primary pass; later calls are probes,
+        during which :attr:`probe` is True and normalisation statistics are left as they were.
+        """
+        primary = self._probing == 0 and self._primary_at != self.step
+        if primary:
+            self._primary_at = self.step
+            outputs = self.forward(self.model, batch)
+            return self.loss_of(outputs, batch), outputs
+        previous, self._probe = self._probe, True
+        try:
+            with frozen_norm_statistics(self.model):
+                outputs = self.forward(self.model, batch)
+            return self.loss_of(outputs, batch), outputs
+        finally:
+            self._probe = previous
+
+    def transform_gradients(self) -> None:
+        """Run the gradient transforms (``regsuite_after_backward``) on ``p.grad``: once per
+        step, on the gradient the optimizer applies, with the weights where the optimizer
+        steps from. Intermediate gradients of a procedure use plain ``loss.backward()``."""
+        if self._transformed_at == self.step:
+            raise RuntimeError(
+                f"gradient transforms ran twice in step {self.step}: a step procedure calls "
+                "state.backward/transform_gradients only for the gradient the optimizer applies "
+                "(use loss.backward() for intermediate gradients)"
+            )
+        self._transformed_at = self.step
         for call in self.hooks.after_backward:
             call(model=self.model, state=self)
 
+    def backward(self, loss) -> None:
+        """Backward of the loss whose gradient the optimizer applies, then the gradient transforms."""
+        loss.backward()
+        self.transform_gradients()
+
     def optimizer_step(self) -> None:
+        if self._stepped_at == self.step:
+            raise RuntimeError(f"optimizer_step called twice in step {self.step}: one optimizer step per train step")
+        self._stepped_at = self.step
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
@@ -183,6 +253,30 @@ class TrainState:
             if out:
                 extra.update({k: float(v) for k, v in out.items()})
         return extra
+
+
+@contextmanager
+def frozen_norm_statistics(model):
+    """Leave the running statistics of normalisation layers (BatchNorm and kin) as they were
+    before the block: a probe pass in train mode must not advance them a second time.
+
+    The layers update copies inside the block; the original buffers are put back untouched
+    (restoring them in place would invalidate tensors autograd saved for the backward pass).
+    """
+    import torch
+
+    swapped = []
+    for module in model.modules() if isinstance(model, torch.nn.Module) else ():
+        if isinstance(module, torch.nn.modules.batchnorm._NormBase) and module.track_running_stats:
+            originals = {name: buf for name, buf in module._buffers.items() if buf is not None}
+            for name, buf in originals.items():
+                module._buffers[name] = buf.clone()
+            swapped.append((module, originals))
+    try:
+        yield
+    finally:
+        for module, originals in swapped:
+            module._buffers.update(originals)
 
 
 def state_memory_mb(state) -> float | None:

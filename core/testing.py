@@ -16,6 +16,15 @@ or from the shell: ``regsuite plugin check [PLUGIN]``. For each method:
 * ``deterministic``: two runs with the same seed give identical metrics
 * ``hook-contract``: every hook it implements returns what the contract says (an
   optimizer, a scalar tensor, a dict batch, ...), checked on the live run
+* ``step-contract``: state the method keeps across steps advances once per optimizer step
+  (see :mod:`regsuite.hookspec`). The smoke run is repeated with a two-pass step whose probe
+  pass is at the *same* weights (a SAM with rho = 0, replaying the primary pass's random
+  state): a method that reads its per-step state in every pass and commits it once per step
+  cannot tell the two runs apart, so the final weights, normalisation statistics,
+  ``state.extras`` and the method object's attributes (tensors, generators, containers) must
+  be identical. The first attribute that differs is named. It needs no knowledge of the
+  method's internals, so it works for third-party methods; a method that is itself a step
+  procedure is not checked (it defines the passes).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from dataclasses import dataclass
 from .errors import UsageError
 from .registry import Registry, build_registry
 
-CHECKS = ("metadata", "construct", "search-space", "smoke-run", "deterministic", "hook-contract")
+CHECKS = ("metadata", "construct", "search-space", "smoke-run", "deterministic", "hook-contract", "step-contract")
 
 
 @dataclass
@@ -78,8 +87,11 @@ def _validators():
     }
 
 
-def _run_checked(reg: Registry, spec, method_name: str, violations: list[str]):
-    """Run ``spec`` like the runner does, validating the named method's hook results."""
+def _run_checked(reg: Registry, spec, method_name: str, violations: list[str], two_pass: bool = False):
+    """Run ``spec`` like the runner does, validating the named method's hook results.
+
+    Returns ``(metrics, hooks, ctx)``. With ``two_pass``, every step is :func:`probe_at_same_weights`.
+    """
     from .context import RunContext
     from .runner import build_hooks, resolve_device, seed_everything
 
@@ -105,8 +117,10 @@ def _run_checked(reg: Registry, spec, method_name: str, violations: list[str]):
             else:
                 wrapped.append(call)
         setattr(hooks, hook, tuple(wrapped))
+    if two_pass:
+        hooks.train_step = (lambda state: probe_at_same_weights(state),)
     ctx = RunContext(seed=spec.seed, device=resolve_device("cpu"), tier=spec.tier, hooks=hooks, hparams=spec.hparams)
-    return reg.tasks[spec.task].run(ctx)
+    return reg.tasks[spec.task].run(ctx), hooks, ctx
 
 
 def check_method(reg: Registry, name: str, task: str | None = None) -> list[CheckResult]:
@@ -148,13 +162,14 @@ def check_method(reg: Registry, name: str, task: str | None = None) -> list[Chec
     spec = build_plan(reg, tasks=[chosen.key()], methods=[name], seeds=1).runs[0]
     violations: list[str] = []
     try:
-        first = _run_checked(reg, spec, name, violations)
-        second = _run_checked(reg, spec, name, [])
+        first, first_hooks, first_ctx = _run_checked(reg, spec, name, violations)
+        second = _run_checked(reg, spec, name, [])[0]
     except Exception as exc:
         tb = traceback.format_exc(limit=3).strip().splitlines()[-1]
         record("smoke-run", False, f"on {chosen.key()}: {tb or exc}")
         record("deterministic", False, "smoke run failed")
         record("hook-contract", not violations, "; ".join(violations))
+        record("step-contract", False, "smoke run failed")
         return out
     import math
 
@@ -164,7 +179,134 @@ def check_method(reg: Registry, name: str, task: str | None = None) -> list[Chec
     same = first == second
     record("deterministic", same, "" if same else f"metrics differ between two seed-{spec.seed} runs")
     record("hook-contract", not violations, "; ".join(violations))
+    record("step-contract", *_step_contract(reg, spec, name, first_hooks, first_ctx, same))
     return out
+
+
+def probe_at_same_weights(state):
+    """A two-pass train step that a method keeping the step contract cannot tell from a plain step:
+    the primary pass at w, then a probe pass at the same w (SAM with rho = 0) that replays the
+    primary pass's random state (dropout masks, sampled noise); the optimizer steps with the
+    probe's gradient, transformed once."""
+    import torch
+
+    rng = _random_state()
+    state.zero_grad()
+    loss, _ = state.forward_loss(state.batch)
+    loss.backward()
+    _set_random_state(rng)
+    state.zero_grad()
+    probe_loss, _ = state.forward_loss(state.batch)  # the step's second pass: a probe
+    state.backward(probe_loss)
+    state.optimizer_step()
+    return loss.detach() if torch.is_tensor(loss) else loss
+
+
+def _random_state():
+    import random
+
+    import numpy as np
+    import torch
+
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda
+
+
+def _set_random_state(saved) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    py, npy, cpu, cuda = saved
+    random.setstate(py)
+    np.random.set_state(npy)
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _step_contract(reg: Registry, spec, name: str, hooks, ctx, deterministic: bool) -> tuple[bool, str]:
+    """(ok, detail) of the step-contract check; ``hooks``/``ctx`` are those of the plain smoke run."""
+    if hooks.train_step:
+        owner = hooks.claimants("regsuite_train_step")
+        return True, f"not checked: {', '.join(owner)} takes over the step (a step procedure defines the passes)"
+    if not deterministic:
+        return False, "cannot be checked: two plain runs with the same seed already differ"
+    target = next(m for m in hooks.methods if m.name == name)
+    plain = [_snapshot(s) for s in ctx.states], _snapshot(vars(target))
+    try:
+        _, two_hooks, two_ctx = _run_checked(reg, spec, name, [], two_pass=True)
+    except Exception as exc:
+        return False, f"the run with a probe pass per step failed: {type(exc).__name__}: {exc}"
+    two_target = next(m for m in two_hooks.methods if m.name == name)
+    probed = [_snapshot(s) for s in two_ctx.states], _snapshot(vars(two_target))
+    where = _first_difference(plain[1], probed[1], f"{type(target).__name__}") or _first_difference(
+        plain[0], probed[0], "state")
+    if where:
+        return False, (f"{name}'s state advanced in a probe pass: after {ctx.states[-1].step if ctx.states else '?'} "
+                       f"steps, {where} differs between plain steps and steps with a probe pass at the same "
+                       "weights (read per-step state in every pass, update it only when not state.probe, "
+                       "commit it in regsuite_after_step)")
+    return True, ""
+
+
+def _snapshot(obj, depth: int = 0):
+    """A comparable copy of ``obj``: tensors cloned, generators as their state, containers walked."""
+    import torch
+
+    from .state import TrainState
+
+    if depth > 8:
+        return "..."
+    if isinstance(obj, TrainState):
+        return {"model": _snapshot(obj.model, depth + 1), "extras": _snapshot(obj.extras, depth + 1), "step": obj.step}
+    if torch.is_tensor(obj):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, torch.Generator):
+        return obj.get_state()
+    if isinstance(obj, torch.nn.Module):
+        return {k: v.detach().cpu().clone() for k, v in obj.state_dict().items()}
+    if isinstance(obj, torch.optim.Optimizer):
+        return "<optimizer>"  # its state follows from the weights' trajectory, compared through the model
+    if isinstance(obj, dict):
+        return {str(k): _snapshot(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_snapshot(v, depth + 1) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(repr(v) for v in obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if hasattr(obj, "__dict__") and not callable(obj):
+        return {"__type__": type(obj).__name__, **{k: _snapshot(v, depth + 1) for k, v in vars(obj).items()}}
+    return f"<{type(obj).__name__}>"
+
+
+def _first_difference(a, b, path: str) -> str | None:
+    """The path of the first place where two snapshots differ, or None."""
+    import torch
+
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        same = (torch.is_tensor(a) and torch.is_tensor(b) and a.shape == b.shape and a.dtype == b.dtype
+                and torch.equal(a, b))
+        return None if same else path
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a.keys() | b.keys():
+            if key not in a or key not in b:
+                return f"{path}.{key}"
+            found = _first_difference(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path} (length)"
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else path
 
 
 def methods_of_plugin(reg: Registry, plugin: str) -> list[str]:

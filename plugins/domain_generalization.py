@@ -172,6 +172,8 @@ class GroupDRO(Method):
 
     L = sum_e q_e R_e with q_e <- q_e exp(eta R_e), q <- q / sum q each step.
     Pair it with a strong L2 penalty (``groupdro+l2``) as the paper recommends.
+    The step's weights come from its primary pass (risks at the current weights); probe passes of a
+    step procedure (sam) reuse them, and they are committed once, after the optimizer step.
     """
 
     name = "groupdro"
@@ -182,18 +184,29 @@ class GroupDRO(Method):
     defaults = {"eta": 1e-2}
     space = {"eta": LogUniform(1e-3, 1e-1)}
     requires = DG
+    version = "2"  # one exponentiated-gradient step per optimizer step (was one per forward pass)
+    pending = None  # this step's weights, from its primary pass
 
     @hookimpl
     def regsuite_loss(self, outputs, batch, state):
         import torch
 
         losses, _ = _per_domain_losses(outputs, batch)
-        q = state.extras.get(self.name)
-        if q is None or len(q) != len(losses):
-            q = torch.ones(len(losses), device=losses.device) / len(losses)
-        q = _pen().groupdro_weights(q, losses, self.hp["eta"])
-        state.extras[self.name] = q
+        if state.probe and self.pending is not None and len(self.pending) == len(losses):
+            q = self.pending
+        else:
+            q = state.extras.get(self.name)
+            if q is None or len(q) != len(losses):
+                q = torch.ones(len(losses), device=losses.device) / len(losses)
+            q = _pen().groupdro_weights(q, losses, self.hp["eta"])
+            if not state.probe:
+                self.pending = q
         return (q * losses).sum()
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending is not None:
+            state.extras[self.name], self.pending = self.pending, None
 
 
 class Fishr(_Annealed):
@@ -201,6 +214,8 @@ class Fishr(_Annealed):
 
     L = ERM + lam * (1/E) sum_e mean((v_e - mean_e' v_e')^2), v_e = Var_{i in e}(grad_head l_i),
     each v_e a moving average (ema) with DomainBed's 1/(1-ema) correction; weight 0 during warm-up.
+    The average advances once per optimizer step, from the step's primary pass; a probe pass of a
+    step procedure (sam) averages its own variances into the committed state without storing them.
     """
 
     name = "fishr"
@@ -211,6 +226,8 @@ class Fishr(_Annealed):
     space = {"lam": LogUniform(1e1, 1e4), "anneal_steps": IntRange(0, 5000), "ema": Uniform(0.9, 0.99)}
     requires = DG
     warmup_weight = 0.0
+    version = "2"  # moving average advanced once per optimizer step (was once per penalty call)
+    pending = None  # this step's averages, from its primary pass
 
     @hookimpl
     def regsuite_penalty(self, model, outputs, batch, state):
@@ -219,13 +236,22 @@ class Fishr(_Annealed):
         pen, f, ema = _pen(), _features(model), self.hp["ema"]
         grads = pen.head_sample_grads(f, outputs, batch["y"])
         previous = state.extras.setdefault(self.name, {})
-        variances = []
+        variances, new = [], {}
         for d, idx in enumerate(pen.domain_indices(batch["domain"])):
             v = ema * previous.get(d, torch.zeros_like(grads[0])) + (1 - ema) * pen.centered_variance(grads[idx])
-            previous[d] = v.detach()
+            new[d] = v.detach()
             variances.append(v / (1 - ema))
+        if not state.probe:
+            self.pending = new
         v = torch.stack(variances)
         return self.weight(state) * (v - v.mean(0, keepdim=True)).pow(2).mean(1).mean()
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending is not None:
+            state.extras.setdefault(self.name, {}).update(self.pending)
+            self.pending = None
+        super().regsuite_after_step(model, state)
 
 
 class InterDomainMixup(Method):
@@ -351,6 +377,8 @@ class RIDG(Method):
 
     R_k(x) = W_k * Phi(x); L = CE + reg * sum_c mean_{k, i in c} ||R_k(x_i) - bank_{c,k}||^2,
     bank_c an exponential moving average (momentum) of the class-c mean rationale.
+    The step's bank is computed in its primary pass, reused by probe passes of a step procedure
+    (sam) and committed once, after the optimizer step.
     """
 
     name = "ridg"
@@ -361,6 +389,8 @@ class RIDG(Method):
     defaults = {"reg": 1e-2, "momentum": 1e-3}
     space = {"reg": LogUniform(1e-3, 1.0), "momentum": LogUniform(1e-4, 1e-1)}
     requires = DG
+    version = "2"  # class bank advanced once per optimizer step (was once per penalty call)
+    pending = None  # (bank, classes) of this step, from its primary pass
 
     @hookimpl
     def regsuite_penalty(self, model, outputs, batch, state):
@@ -368,15 +398,28 @@ class RIDG(Method):
 
         pen, weight = _pen(), model.classifier.weight
         r = pen.rationales(_features(model), weight)
-        bank = state.extras.setdefault(self.name, {"bank": torch.zeros(weight.shape[0], *weight.shape, device=weight.device),
+        bank = state.extras.setdefault(self.name, {"bank": weight.new_zeros(weight.shape[0], *weight.shape),
                                                    "seen": set()})
         y, m = batch["y"], self.hp["momentum"]
-        with torch.no_grad():
-            for c in y.unique().tolist():
-                mean = r[:, y == c].mean(1)
-                bank["bank"][c] = mean if c not in bank["seen"] else (1 - m) * bank["bank"][c] + m * mean
-                bank["seen"].add(c)
-        return self.hp["reg"] * pen.ridg_penalty(r, y, bank["bank"])
+        if state.probe and self.pending is not None:
+            step_bank = self.pending[0]
+        else:
+            with torch.no_grad():
+                step_bank, classes = bank["bank"].clone(), y.unique().tolist()
+                for c in classes:
+                    mean = r[:, y == c].mean(1)
+                    step_bank[c] = mean if c not in bank["seen"] else (1 - m) * step_bank[c] + m * mean
+            if not state.probe:
+                self.pending = (step_bank, classes)
+        return self.hp["reg"] * pen.ridg_penalty(r, y, step_bank)
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending is not None:
+            bank = state.extras[self.name]
+            bank["bank"], classes = self.pending
+            bank["seen"].update(classes)
+            self.pending = None
 
 
 class IRMGramian(_Annealed):

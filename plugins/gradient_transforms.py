@@ -15,6 +15,9 @@ class Grokfast(Method):
 
     mu_t = alpha mu_{t-1} + (1 - alpha) g_t  (mu_0 = g_0);   g_t <- g_t + lambda mu_t.
     Implementation: ``pytorch_optimizer.optimizer.grokfast.gradfilter_ema``; alpha 0.98 and lambda 2 as in the paper.
+    g_t is the gradient the optimizer applies: ``regsuite_after_backward`` runs once per optimizer step
+    (under sam, on the gradient at the perturbed weights; never on a procedure's intermediate gradients),
+    so the EMA advances once per step.
     """
 
     name = "grokfast"

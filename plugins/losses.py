@@ -256,6 +256,9 @@ class ProgressiveSelfKD(Method):
     where p_{t-1}(x) is the prediction for x the last time it was trained on (one epoch ago) and
     t/T the fraction of training done. Needs ``batch["index"]`` (example ids); an example seen for
     the first time uses its label only. Written here after the paper's Algorithm 1.
+
+    The step's predictions are recorded from its primary pass and committed after the optimizer
+    step, so under a step procedure (sam, fd-gr) every pass of step t uses the same p_{t-1}.
     """
 
     name = "ps-kd"
@@ -270,11 +273,13 @@ class ProgressiveSelfKD(Method):
     space = {"alpha_T": Uniform(0.0, 1.0)}
     requires = frozenset({"classification"})
 
+    version = "2"  # predictions committed once per step (the step contract), not per forward pass
+
     def __init__(self, hp=None) -> None:
         super().__init__(hp)
         self.memory = None
         self.seen = None
-        self.recorded_step = -1
+        self.pending = None  # (idx, predictions) of this step's primary pass
 
     @hookimpl
     def regsuite_loss(self, outputs, batch, state):
@@ -292,14 +297,19 @@ class ProgressiveSelfKD(Method):
             self.memory, self.seen = grown, seen
         total = getattr(state.budget, "steps", 0) or 1
         alpha = self.hp["alpha_T"] * state.step / total
-        past_mass = alpha * self.seen[idx].float().unsqueeze(1)
-        target = (1 - past_mass) * soft_targets(batch, k) + past_mass * self.memory[idx].to(outputs.dtype)
+        past_mass = alpha * self.seen[idx].to(outputs.dtype).unsqueeze(1)  # in the outputs' precision
+        target = (1 - past_mass) * soft_targets(batch, k).to(outputs.dtype) + past_mass * self.memory[idx].to(outputs.dtype)
         loss = -(target * outputs.log_softmax(-1)).sum(-1).mean()
-        if state.step != self.recorded_step:  # record once per step (procedures forward twice)
-            self.recorded_step = state.step
-            self.memory[idx] = outputs.detach().softmax(-1).to(self.memory.dtype)
-            self.seen[idx] = True
+        if not state.probe:
+            self.pending = (idx, outputs.detach().softmax(-1).to(self.memory.dtype))
         return loss
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending is not None:
+            idx, predictions = self.pending
+            self.memory[idx], self.seen[idx] = predictions, True
+            self.pending = None
 
 
 # ------------------------------------------------------------------ harmonic loss
