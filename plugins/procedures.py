@@ -3,17 +3,26 @@
 
 Every procedure here is written by hand: the library versions (pytorch-optimizer's SAM, ASAM,
 GAM) wrap optimizer construction, which would not compose with the run's optimizer method.
-Intermediate gradients use plain ``backward``; the gradient the optimizer finally uses goes
-through the run's gradient transforms (``regsuite_after_backward``), as in SAM.
+
+They follow the step contract of :mod:`regsuite.hookspec`: the step's first pass, at the current
+weights w, is its primary pass; every pass at perturbed weights is a probe (``state.probe``), so
+methods with per-step state (PS-KD, GroupDRO, Fishr, SAF...) read it there but do not advance it.
+Intermediate gradients use plain ``backward``; the gradient the optimizer finally applies is put
+in ``p.grad`` with the weights back at w, and goes once through the run's gradient transforms
+(``state.transform_gradients``) before the one optimizer step.
 """
 
 from __future__ import annotations
 
-from regsuite import Citation, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 
 def trainable(state):
     return [p for p in state.model.parameters() if p.requires_grad]
+
+
+def trainable_names(state):
+    return [n for n, p in state.model.named_parameters() if p.requires_grad]
 
 
 def gradient(state, params):
@@ -42,21 +51,21 @@ def shift(params, deltas, alpha: float = 1.0) -> None:
 
 
 def step_with(state, params, grads) -> None:
-    """Install ``grads`` as the weights' gradients, run the gradient transforms, step."""
+    """With the weights at w: install ``grads`` as the gradients, run the gradient transforms, step."""
     for p, g in zip(params, grads):
         p.grad = g
-    for call in state.hooks.after_backward:
-        call(model=state.model, state=state)
+    state.transform_gradients()
     state.optimizer_step()
 
 
 def descend_from(state, params, deltas) -> None:
-    """With the weights at w + deltas: take the gradient there (through the run's gradient
-    transforms), move the weights back to w, and step the run's optimizer with that gradient."""
+    """With the weights at w + deltas: take the gradient there (a probe pass), move the weights
+    back to w, run the gradient transforms on that gradient and step the run's optimizer."""
     state.zero_grad()
     perturbed_loss, _ = state.forward_loss(state.batch)
-    state.backward(perturbed_loss)
+    perturbed_loss.backward()
     shift(params, deltas, -1.0)
+    state.transform_gradients()
     state.optimizer_step()
 
 
@@ -65,7 +74,7 @@ class SharpnessAware(Method):
 
     family = "procedure"
 
-    def perturbation(self, params, grads):
+    def perturbation(self, names, params, grads):
         raise NotImplementedError
 
     @hookimpl
@@ -75,7 +84,7 @@ class SharpnessAware(Method):
         import torch
 
         with torch.no_grad():
-            e = self.perturbation(params, grads)
+            e = self.perturbation(trainable_names(state), params, grads)
         shift(params, e)
         descend_from(state, params, e)
         return loss
@@ -97,8 +106,10 @@ class SAM(SharpnessAware):
     )
     defaults = {"rho": 0.05}
     space = {"rho": LogUniform(1e-3, 1.0)}
+    fidelity = Fidelity.faithful("paper", "Algorithm 1 (m = batch, p = 2), rho 0.05 as for CIFAR")
+    version = "2"  # step contract: one primary pass, transforms on the applied gradient at w
 
-    def perturbation(self, params, grads):
+    def perturbation(self, names, params, grads):
         scale = self.hp["rho"] / (global_norm(grads) + 1e-12)
         return [g * scale for g in grads]
 
@@ -106,8 +117,9 @@ class SAM(SharpnessAware):
 class ASAM(SharpnessAware):
     """Adaptive SAM: the neighbourhood is scaled by the weights, making sharpness scale-invariant.
 
-    T_w = |w| + eta (elementwise);  e(w) = rho * T_w^2 g / ||T_w g||_2;  descend with grad L(w + e).
-    (Applied to every trainable tensor, biases included.)
+    T_w = |w| + eta (elementwise) for weight tensors and T_w = 1 for the others (biases), as in the
+    authors' code (SamsungLabs/ASAM, which selects by ``'weight' in name``, so normalisation-layer
+    scales count as weights);  e(w) = rho * T_w^2 g / ||T_w g||_2;  descend with grad L(w + e).
     """
 
     name = "asam"
@@ -119,9 +131,13 @@ class ASAM(SharpnessAware):
     )
     defaults = {"rho": 0.5, "eta": 0.01}
     space = {"rho": LogUniform(1e-3, 5.0), "eta": LogUniform(1e-4, 1.0)}
+    fidelity = Fidelity.faithful("authors' code", "SamsungLabs/ASAM: only 'weight' tensors rescaled; rho 0.5, eta 0.01")
+    version = "2"  # biases no longer rescaled by |b| + eta; step contract
 
-    def perturbation(self, params, grads):
-        t = [p.abs() + self.hp["eta"] for p in params]
+    def perturbation(self, names, params, grads):
+        import torch
+
+        t = [p.abs() + self.hp["eta"] if "weight" in n else torch.ones_like(p) for n, p in zip(names, params)]
         tg = [ti * g for ti, g in zip(t, grads)]
         scale = self.hp["rho"] / (global_norm(tg) + 1e-12)
         return [ti * x * scale for ti, x in zip(t, tg)]
@@ -130,9 +146,12 @@ class ASAM(SharpnessAware):
 class AMP(Method):
     """Adversarial model perturbation: minimise the loss at the worst weights in an eps-ball.
 
-    min_w max_{||D||_2 <= eps} L(w + D). The inner maximum takes ``iters`` projected gradient
-    ascent steps D <- Proj_eps(D + zeta * grad L(w + D)) from D = 0; the run's optimizer then
-    steps from w with grad L(w + D). Defaults are the reference code's (eps 0.5, zeta 1, 1 step).
+    min_w max_D L(w + D), with each parameter tensor's perturbation in its own ball ||D_k||_2 <= eps,
+    as in the authors' code (hiyouga/AMP-Regularizer, ``amp.py``: the deviation of each tensor is
+    clipped to norm eps separately; one global ball of the same eps would be sqrt(#tensors) times
+    smaller on a deep network). The inner maximum takes ``iters`` projected gradient ascent steps
+    D_k <- Proj_eps(D_k + zeta * grad_k L(w + D)) from D = 0; the run's optimizer then steps from w
+    with grad L(w + D). Defaults are the reference code's (eps 0.5, zeta 1, 1 step).
     """
 
     name = "amp"
@@ -145,6 +164,8 @@ class AMP(Method):
     )
     defaults = {"eps": 0.5, "inner_lr": 1.0, "iters": 1}
     space = {"eps": LogUniform(1e-3, 5.0), "inner_lr": LogUniform(1e-3, 10.0), "iters": IntRange(1, 10)}
+    fidelity = Fidelity.faithful("authors' code", "hiyouga/AMP-Regularizer amp.py: per-tensor eps-ball, eps 0.5, zeta 1, 1 step")
+    version = "2"  # per-tensor ball (was one global ball); step contract
 
     @hookimpl
     def regsuite_train_step(self, state):
@@ -157,14 +178,19 @@ class AMP(Method):
             if i > 0:
                 _, grads = gradient(state, params)
             with torch.no_grad():
-                new = [d + self.hp["inner_lr"] * g for d, g in zip(delta, grads)]
-                norm = global_norm(new)
-                if norm > self.hp["eps"]:
-                    new = [d * (self.hp["eps"] / norm) for d in new]
+                new = [project(d + self.hp["inner_lr"] * g, self.hp["eps"]) for d, g in zip(delta, grads)]
             shift(params, [n - d for n, d in zip(new, delta)])
             delta = new
         descend_from(state, params, delta)
         return loss
+
+
+def project(d, eps: float):
+    """d scaled into the ball ||d||_2 <= eps (the reference's clip: eps / (||d|| + 1e-12) if < 1)."""
+    import torch
+
+    coef = eps / (torch.linalg.vector_norm(d) + 1e-12)
+    return d * coef if coef < 1 else d
 
 
 class GAM(Method):
@@ -188,6 +214,10 @@ class GAM(Method):
     )
     defaults = {"rho": 0.1, "alpha": 0.1, "r": 0.01}
     space = {"rho": LogUniform(1e-3, 1.0), "alpha": LogUniform(1e-3, 10.0), "r": LogUniform(1e-4, 0.1)}
+    fidelity = Fidelity.adapted("written from the paper's objective L + alpha * R(w) with Danskin's gradient; both "
+                                "Hessian-vector products are forward differences (step r, our choice), and the "
+                                "authors' optimizer code was not compared")
+    version = "2"  # step contract
 
     def grad_of_grad_norm(self, state, params, grads):
         """(grad L(w + r g/||g||) - g) / r  ~  H g / ||g||, the gradient of ||grad L|| at w."""
@@ -233,6 +263,8 @@ class FiniteDifferenceGR(Method):
     )
     defaults = {"gamma": 0.1, "eps": 0.01}
     space = {"gamma": LogUniform(1e-4, 1.0), "eps": LogUniform(1e-4, 1.0)}
+    fidelity = Fidelity.faithful("paper", "F-GR (forward difference, ascent step eps g), eq. for the update")
+    version = "2"  # step contract: the second pass is a probe (per-step state no longer advances in it)
 
     @hookimpl
     def regsuite_train_step(self, state):
@@ -264,6 +296,7 @@ class GradNormPenalty(Method):
     )
     defaults = {"gamma": 0.1}
     space = {"gamma": LogUniform(1e-4, 1.0)}
+    fidelity = Fidelity.faithful("paper", "the gradient-norm penalty, exact by double backpropagation")
 
     @hookimpl
     def regsuite_train_step(self, state):
@@ -295,6 +328,7 @@ class Flooding(Method):
     )
     defaults = {"b": 0.02}
     space = {"b": Uniform(0.0, 1.0)}
+    fidelity = Fidelity.faithful("paper", "L~ = |L - b| + b on the minibatch loss")
 
     @hookimpl
     def regsuite_train_step(self, state):
@@ -309,10 +343,15 @@ class Flooding(Method):
 class SAF(Method):
     """Sharpness-aware training for free: a trajectory loss replaces SAM's second pass.
 
-    L = L_task + lam * (1/|B|) sum_i KL( softmax(y^_i / tau) || softmax(f(x_i; w) / tau) ),
-    where y^_i are the outputs recorded for example i ``lag`` visits (epochs) ago. No extra
-    forward or backward pass; memory for ``lag`` outputs per training example. Needs
-    ``batch["index"]``. Written here after the paper's Algorithm 1 (defaults: lam 0.3, tau 5, lag 3).
+    L = L_task + lam * tau^2 * (1/|B|) sum_i KL( softmax(y^_i / tau) || softmax(f(x_i; w) / tau) ),
+    where y^_i are the outputs recorded for example i ``lag`` visits (epochs) ago, applied from the
+    example's visit ``kl_start + 1`` on (0-indexed; the authors' ``epoch > kl_start_epoch``). The
+    tau^2 factor, the warm-up and the defaults (lam 0.3, tau 5, kl_start 5) are the authors' code
+    (AngusDujw/SAF, ``SAF_train.py``); lag 3 is its ``minus_epoch`` default. No extra forward or
+    backward pass; memory for ``lag`` outputs per training example. Needs ``batch["index"]``.
+    Per-step state (the outputs of this step) is recorded from the primary pass and committed
+    after the optimizer step, so under a procedure (sam+saf) every pass compares with the same
+    reference. Short budgets (fewer than ``kl_start + 2`` epochs) never reach the trajectory loss.
     """
 
     name = "saf"
@@ -323,15 +362,19 @@ class SAF(Method):
         2022,
         "https://arxiv.org/abs/2205.14083",
     )
-    defaults = {"lam": 0.3, "tau": 5.0, "lag": 3}
-    space = {"lam": LogUniform(1e-3, 10.0), "tau": LogUniform(0.1, 20.0), "lag": IntRange(1, 10)}
+    defaults = {"lam": 0.3, "tau": 5.0, "lag": 3, "kl_start": 5}
+    space = {"lam": LogUniform(1e-3, 10.0), "tau": LogUniform(0.1, 20.0), "lag": IntRange(1, 10),
+             "kl_start": IntRange(0, 30)}
     requires = frozenset({"classification"})
+    fidelity = Fidelity.faithful("authors' code", "KL x tau^2, start after kl_start epochs; epochs counted per "
+                                 "example (visits); no kl_end_epoch (the authors' default ends with training)")
+    version = "2"  # tau^2, kl_start warm-up, state committed once per step
 
     def __init__(self, hp=None) -> None:
         super().__init__(hp)
         self.memory = None  # (examples, lag, classes) recorded outputs, a ring per example
         self.visits = None
-        self.recorded_step = -1
+        self.pending = None  # (idx, slot, outputs) of this step's primary pass
 
     def _grow(self, size, k, device, dtype):
         import torch
@@ -351,16 +394,22 @@ class SAF(Method):
         idx, lag, tau = batch["index"], self.hp["lag"], self.hp["tau"]
         if self.memory is None or int(idx.max()) >= len(self.memory):
             self._grow(int(idx.max()) + 1, outputs.shape[-1], outputs.device, outputs.dtype)
-        slot = self.visits[idx] % lag
+        visits = self.visits[idx]
+        slot = visits % lag
         past = self.memory[idx, slot].to(outputs.dtype)
-        ready = (self.visits[idx] >= lag).float()
+        ready = ((visits >= lag) & (visits > self.hp["kl_start"])).to(outputs.dtype)
         kl = F.kl_div(F.log_softmax(outputs / tau, -1), F.log_softmax(past / tau, -1), log_target=True, reduction="none")
-        penalty = self.hp["lam"] * (kl.sum(-1) * ready).mean()
-        if state.step != self.recorded_step:  # record once per step (procedures forward twice)
-            self.recorded_step = state.step
-            self.memory[idx, slot] = outputs.detach().to(self.memory.dtype)
+        if not state.probe:
+            self.pending = (idx, slot, outputs.detach().to(self.memory.dtype))
+        return self.hp["lam"] * tau**2 * (kl.sum(-1) * ready).mean()
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending is not None:
+            idx, slot, outputs = self.pending
+            self.memory[idx, slot] = outputs
             self.visits[idx] += 1
-        return penalty
+            self.pending = None
 
 
 @hookimpl
