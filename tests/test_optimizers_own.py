@@ -276,3 +276,28 @@ def test_adago_two_steps_with_the_norm_cap_and_the_floor():
     alpha2 = max(0.01, 0.05 * 2e-3 / math.sqrt(100 + 4e-6))  # = 0.01
     expected = w0 - alpha1 * _np_msign(m1) - alpha2 * _np_msign(0.9 * m1 + 0.1 * g2 * 1e-3)
     np.testing.assert_allclose(w2, expected, atol=1e-6)
+
+
+def test_soft_spectral_clip_is_accurate_at_768_wide_with_one_dominant_singular_value():
+    # The sign pattern of a rank-1-dominated update (what Adam's first steps look like): s_1 ~ 650, s_2 ~ 85.
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(768, 768, generator=gen) * 3 / 768**0.5
+    spike = torch.outer(torch.randn(768, generator=gen), torch.randn(768, generator=gen))
+    u = torch.sign(noise + 768 * spike / spike.norm())
+    c = 5.0
+    left, s, vh = torch.linalg.svd(u.double(), full_matrices=False)
+    expected = (left * (s / torch.sqrt(1 + s**2 / c**2))) @ vh
+    got = soft_spectral_clip(u, c).double()
+    assert ((got - expected).norm() / expected.norm()).item() < 2e-4  # 10 fixed steps: 0.21
+
+
+def test_newton_schulz_step_count_follows_the_scalar_recursion():
+    from regsuite.plugins.optimizer_kernels import newton_schulz_steps_needed
+
+    # x_0 = 0.25, x <- x (3 - x)^2 / 4: x_1 = 0.47266, x_2 = 0.75477, x_3 = 0.95121, x_4 = 0.99819,
+    # x_5 = 1 - 2.5e-6, x_6 = 1 - 4.6e-12; 1 - sqrt(x_k) = 0.31, 0.13, 0.025, 9.1e-4, 1.2e-6, 2.3e-12.
+    assert newton_schulz_steps_needed(0.25, 1e-2) == 4
+    assert newton_schulz_steps_needed(0.25, 1e-3) == 4
+    assert newton_schulz_steps_needed(0.25, 1e-6) == 6
+    assert newton_schulz_steps_needed(0.25, 1e-6, cap=3) == 3
+    assert newton_schulz_steps_needed(1.0, 1e-6) == 0
