@@ -172,7 +172,7 @@ class LwF(Method):
 
     From experience 2 on, with the model frozen at the experience boundary f_old and the output
     units of the classes seen before (all units in domain-incremental streams), the paper's
-    knowledge-distillation loss (Li & Hoiem, eq. 2; T = 2, lambda_o = 1):
+    knowledge-distillation loss L_old (Li & Hoiem; T = 2, lambda_o = 1):
     L = L_task + lambda * mean_x [ - sum_k q_k log p_k ],  q = softmax(f_old(x)/T), p = softmax(f(x)/T),
     a cross-entropy between temperature-softened distributions, with no T^2 factor.
     """
