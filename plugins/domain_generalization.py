@@ -4,7 +4,7 @@ What a method sees on the domain-generalization suite's tasks (capability ``doma
 
 * ``batch = {"x", "y", "domain"}``: one minibatch per training domain, concatenated in domain
   order, equal sizes; ``batch["domain"]`` is each example's training-domain index (0..E-1).
-  :func:`~regsuite.suites.domain_generalization.penalties.domain_indices` splits it back.
+  :func:`~regsuite.plugins.domain_generalization_penalties.domain_indices` splits it back.
 * ``outputs``: the logits of the whole batch; ``model.features``: the featurizer output of that
   same forward pass; ``model.classifier``: the linear head (``torch.nn.Linear``).
 * ``state.extras[name]``: per-training state (GroupDRO weights, Fishr moving averages, RIDG bank);
@@ -13,7 +13,7 @@ What a method sees on the domain-generalization suite's tasks (capability ``doma
 The task loss is the cross-entropy of the concatenated batch, i.e. the mean of the per-domain
 risks (ERM's objective). Penalties are computed in ``regsuite_penalty`` and added to it, so they
 compose with optimizers, SAM, schedules and other regularizers. The formulas live in
-:mod:`regsuite.suites.domain_generalization.penalties`.
+:mod:`regsuite.plugins.domain_generalization_penalties`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ DG = frozenset({"domain_labels"})
 
 
 def _pen():
-    from regsuite.suites.domain_generalization import penalties
+    from regsuite.plugins import domain_generalization_penalties
 
-    return penalties
+    return domain_generalization_penalties
 
 
 def _per_domain_losses(outputs, batch):
@@ -84,14 +84,23 @@ class ERM(Method):
 class IRM(_Annealed):
     """IRMv1: penalise the gradient of each domain's risk w.r.t. a dummy scale on the logits.
 
-    L = mean_e R_e + lam * mean_e ||grad_{w|w=1} R_e(w * Phi)||^2, the squared gradient estimated
-    without bias as the product of the gradients on two halves of the domain's batch (DomainBed).
+    L = mean_e R_e + lam * mean_e (d/dw R_e(w * Phi) at w = 1)^2, the squared gradient on the
+    domain's whole batch, as in the authors' ColoredMNIST code (always >= 0). DomainBed instead
+    multiplies the gradients of two half-batches, an unbiased estimate of the square that can be
+    negative: with lam = 100 the network learned to drive it negative (rotated digits: training
+    losses near -0.5, 45% test accuracy against ERM's 81%). Weight 1 for ``anneal_steps`` steps,
+    then ``lam``, with the optimizer reset at the jump (DomainBed: lam 100, 500 annealing steps).
     """
 
     name = "irm"
+    version = "2"
     family = "regularizer"
     citation = Citation("Invariant Risk Minimization", "Martin Arjovsky, Leon Bottou, Ishaan Gulrajani, David Lopez-Paz",
                         2019, "https://arxiv.org/abs/1907.02893")
+    fidelity = Fidelity.adapted(
+        "the authors' penalty (full-batch squared scale gradient) with DomainBed's lam 100 and Adam reset at "
+        "the end of annealing; the authors' code also divides the loss by lam once lam > 1, omitted because a "
+        "penalty hook cannot rescale the other terms of a composed loss")
     defaults = {"lam": 100.0, "anneal_steps": 500}
     space = {"lam": LogUniform(1e-1, 1e5), "anneal_steps": IntRange(0, 10000)}
     requires = DG

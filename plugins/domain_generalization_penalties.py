@@ -1,7 +1,8 @@
 """The formulas behind the domain-generalization methods, as plain tensor functions.
 
-Kept apart from the method classes (regsuite.plugins.domain_generalization) so
-tests can check each one against values computed by hand. Written here from
+Kept apart from the method classes (regsuite.plugins.domain_generalization, their
+only user, hence here in plugins/ and not in the suite) so tests can check each one
+against values computed by hand. Written here from
 the papers' equations (DomainBed's algorithms.py, Gulrajani & Lopez-Paz 2021,
 for the definitions it shares); torch is imported inside the functions.
 """
@@ -19,15 +20,14 @@ def domain_indices(domain) -> list:
 
 
 def irm_penalty(logits, y):
-    """IRMv1 (Arjovsky et al. 2019): ||d/dw CE(w * logits, y) at w=1||^2, estimated without bias as the
-    product of the gradients on the two halves (even, odd examples) of the batch, as DomainBed does."""
+    """IRMv1 (Arjovsky et al. 2019): (d/dw CE(w * logits, y) at w = 1)^2 on the whole batch, as in the
+    authors' code; >= 0, unlike DomainBed's product of two half-batch gradients."""
     import torch
     import torch.nn.functional as F
 
-    scale = torch.ones((), device=logits.device, requires_grad=True)
-    g1 = torch.autograd.grad(F.cross_entropy(logits[0::2] * scale, y[0::2]), scale, create_graph=True)[0]
-    g2 = torch.autograd.grad(F.cross_entropy(logits[1::2] * scale, y[1::2]), scale, create_graph=True)[0]
-    return g1 * g2
+    scale = torch.ones((), device=logits.device, dtype=logits.dtype, requires_grad=True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(logits * scale, y), scale, create_graph=True)
+    return grad.pow(2)
 
 
 def risk_variance(losses):

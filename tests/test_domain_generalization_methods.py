@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from regsuite.plugins import domain_generalization as dg
-from regsuite.suites.domain_generalization import penalties
+from regsuite.plugins import domain_generalization_penalties as penalties
 from regsuite.suites.domain_generalization.models import domain_net
 
 
@@ -69,7 +69,7 @@ def test_erm_is_the_mean_of_per_domain_risks_not_the_pooled_mean():
     assert abs(got - ce(z, y)) > 1e-3  # differs from pooling when the domains have unequal sizes
 
 
-def test_irm_penalty_is_the_product_of_the_two_half_batch_scale_gradients():
+def test_irm_penalty_is_the_squared_scale_gradient_of_each_domain_and_never_negative():
     model, out, b = forward(linear_model())
     z = X @ W.T + B
 
@@ -77,13 +77,19 @@ def test_irm_penalty_is_the_product_of_the_two_half_batch_scale_gradients():
         zi, yi = z[idx], Y[idx]
         return np.mean(-zi[np.arange(len(yi)), yi] + (softmax(zi) * zi).sum(1))
 
-    per_domain = []
-    for d in (0, 1):
-        idx = np.nonzero(DOMAIN == d)[0]
-        per_domain.append(dscale(idx[0::2]) * dscale(idx[1::2]))
+    domains = [np.nonzero(DOMAIN == d)[0] for d in (0, 1)]
+    # Domain 0's two half-batches pull the scale in opposite directions: the half-batch product
+    # (DomainBed's estimate, the old penalty) is negative there, a reward the network can exploit.
+    assert dscale(domains[0][0::2]) * dscale(domains[0][1::2]) < 0
+    expected = np.mean([dscale(idx) ** 2 for idx in domains])
     method = dg.IRM({"lam": 7.0, "anneal_steps": 5})
-    assert method.regsuite_penalty(model, out, b, state(step=5)).item() == pytest.approx(7 * np.mean(per_domain), rel=1e-6)
-    assert method.regsuite_penalty(model, out, b, state(step=4)).item() == pytest.approx(np.mean(per_domain), rel=1e-6)
+    assert method.regsuite_penalty(model, out, b, state(step=5)).item() == pytest.approx(7 * expected, rel=1e-6)
+    assert method.regsuite_penalty(model, out, b, state(step=4)).item() == pytest.approx(expected, rel=1e-6)
+    # Random logits and labels: the penalty is a square, so never below zero.
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        logits, y = torch.randn(8, 3, generator=gen) * 3, torch.randint(0, 3, (8,), generator=gen)
+        assert penalties.irm_penalty(logits, y).item() >= 0
 
 
 def test_vrex_penalty_is_the_variance_of_domain_risks_and_resets_the_optimizer_at_the_jump():

@@ -52,14 +52,3 @@ def w2(a, b) -> float:
     value = ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost, numItermax=1_000_000)
     return math.sqrt(max(float(value), 0.0))
 
-
-def sinkhorn_loss(blur: float, debias: bool = True):
-    """geomloss' Sinkhorn loss with cost 0.5 ||x - y||^2 and epsilon = blur^2 (tensorized: no KeOps).
-
-    ``debias=True`` is the Sinkhorn divergence S_eps(a, b) = OT_eps(a, b) -
-    (OT_eps(a, a) + OT_eps(b, b)) / 2; ``debias=False`` is OT_eps itself, the
-    entropic cost min_P <P, C> + eps KL(P | a x b).
-    """
-    from geomloss import SamplesLoss
-
-    return SamplesLoss("sinkhorn", p=2, blur=blur, scaling=0.5, debias=debias, backend="tensorized")
