@@ -33,6 +33,9 @@ class Muon(Method):
 
     name = "muon"
     family = "optimizer"
+    fidelity = Fidelity.adapted("torch.optim.Muon (torch 2.13.0) + torch.optim.AdamW, the reference recipe's split, "
+                                "except conv kernels: AdamW here (torch's Muon takes 2-D only), the reference "
+                                "flattens them", source="torch.optim")
     citation = MUON_CITATION
     defaults = {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.0, "adamw_lr": 1e-3, "adamw_weight_decay": 0.01}
     space = {"lr": LogUniform(1e-4, 1.0), "momentum": Uniform(0.5, 0.99), "weight_decay": Uniform(0.0, 0.5),
@@ -57,13 +60,18 @@ class DropMuon(Method):
 
     s ~ U{0..L-1};  for layers i >= s:  M_i <- mu M_i + (1-mu) G_i,  W_i <- W_i - lr sharp(M_i);
     layers i < s keep weights and momentum. sharp = U V^T (scaled sqrt(max(1, rows/cols)))
-    for matrices and conv kernels, identity for vectors. Own implementation
-    (:class:`~regsuite.plugins.optimizer_kernels.DropMuon`); layers = parameter-holding modules
-    in registration order; the subset is drawn from a generator seeded with the run's seed.
+    for matrices and conv kernels, identity for vectors (step ``vector_lr``; a schedule scales it
+    like ``lr``). Own implementation (:class:`~regsuite.plugins.optimizer_kernels.DropMuon`);
+    layers = parameter-holding modules in registration order, a tied weight (a GPT's
+    embedding and head) counted once, in the last layer using it (:func:`layer_params`); the
+    subset is drawn from a generator seeded with the run's seed.
     """
 
     name = "drop-muon"
     family = "optimizer"
+    version = "2"  # 2: a tied weight is one parameter (was: error); vector_lr is scheduled
+    fidelity = Fidelity.adapted("uniform suffix start as in the paper; layers are parameter-holding modules, a "
+                                "tied weight belongs to the last one using it, vectors take plain momentum steps")
     citation = Citation("Drop-Muon: Update Less, Converge Faster",
                         "Kaja Gruntkowska, Yassine Maziane, Zheng Qu, Peter Richtarik", 2025,
                         "https://arxiv.org/abs/2510.02239")
@@ -117,9 +125,15 @@ class NAGGS(Method):
 
     v <- (gamma v + alpha mu x - alpha g) / (gamma + alpha mu);  gamma <- (gamma + alpha mu) / (1 + alpha);
     x <- (x + alpha v) / (1 + alpha). Own implementation
-    (:class:`~regsuite.plugins.optimizer_kernels.NAGGS`) of the paper's Algorithm 1. mu = gamma = 1
-    as in the reference code; alpha = 0.5 chosen on the digits smoke task (the paper derives the
-    best alpha from the Hessian spectrum, unknown here).
+    (:class:`~regsuite.plugins.optimizer_kernels.NAGGS`) of the paper's Algorithm 1, in the order of
+    the authors' PyTorch code (skolai/nag-gs, ``nag_gs_pytorch.NAGGS``): v with gamma_k, then gamma,
+    then x, from the first step. The authors' JAX code (``nag_gs_jax.nag_gs``) differs: it splits
+    the iteration across steps, so its first step leaves x unchanged (v_0 = x_0) and each later v
+    update uses gamma_{k+1}; at mu = gamma = 1 (gamma constant) it is this sequence one step late,
+    otherwise it drifts (measured on a 2-D quadratic, alpha 0.5, mu 0.8, gamma_0 2: 0.045 apart
+    after aligning the delay, at step 5). mu = gamma = 1 as in the reference code; alpha = 0.5
+    chosen on the digits smoke task (the paper derives the best alpha from the Hessian spectrum,
+    unknown here).
     """
 
     name = "nag-gs"
@@ -127,6 +141,8 @@ class NAGGS(Method):
     citation = Citation("NAG-GS: Semi-Implicit, Accelerated and Robust Stochastic Optimizer",
                         "Valentin Leplat, Daniil Merkulov, Aleksandr Katrutsa, Daniel Bershatsky, Olga Tsymboi, "
                         "Ivan Oseledets", 2022, "https://arxiv.org/abs/2209.14937")
+    fidelity = Fidelity.faithful("authors' code", "the PyTorch NAGGS of skolai/nag-gs (not the JAX variant's "
+                                 "ordering); alpha 0.5 chosen on digits, not from the Hessian spectrum")
     defaults = {"lr": 0.5, "mu": 1.0, "gamma": 1.0}
     space = {"lr": LogUniform(1e-3, 10.0), "mu": LogUniform(1e-3, 10.0), "gamma": LogUniform(1e-2, 10.0)}
 
