@@ -311,6 +311,8 @@ from .site_cli import site as _site_group  # noqa: E402
 cli.add_command(_site_group)
 from .tune import tune as _tune_command  # noqa: E402
 cli.add_command(_tune_command)
+from .show import show as _show_command  # noqa: E402
+cli.add_command(_show_command)
 from .leaderboard import leaderboard as _leaderboard_command  # noqa: E402
 cli.add_command(_leaderboard_command)
 

@@ -124,9 +124,6 @@ class _Numeric(Param):
             return None
         return f"tuning range [{self.low}, {self.high}] reaches outside the valid values ({lim.describe()})"
 
-    def _limits_note(self) -> str:
-        return "" if self.limits is None else f"; valid {self.limits.describe()}"
-
 
 def _as_float(value: Any) -> float:
     if isinstance(value, bool):
@@ -150,7 +147,7 @@ class Uniform(_Numeric):
         return self.low + u * (self.high - self.low)
 
     def describe(self) -> str:
-        return f"uniform({self.low}, {self.high}{self._limits_note()})"
+        return f"uniform({self.low}, {self.high})"
 
 
 @dataclass(frozen=True)
@@ -169,7 +166,7 @@ class LogUniform(_Numeric):
         return min(self.high, max(self.low, value))  # exp(log(low)) can round below low
 
     def describe(self) -> str:
-        return f"loguniform({self.low}, {self.high}{self._limits_note()})"
+        return f"loguniform({self.low}, {self.high})"
 
 
 @dataclass(frozen=True)
@@ -190,7 +187,7 @@ class IntRange(_Numeric):
         return min(self.high, self.low + int(u * (self.high - self.low + 1)))
 
     def describe(self) -> str:
-        return f"int({self.low}, {self.high}{', log' if self.log else ''}{self._limits_note()})"
+        return f"int({self.low}, {self.high}{', log' if self.log else ''})"
 
 
 @dataclass(frozen=True)
