@@ -323,12 +323,13 @@ def distances(features, centers, metric: str):
     diff = features.unsqueeze(1) - centers.unsqueeze(0)
     if metric == "euclidean":
         return diff.pow(2).sum(-1).clamp_min(1e-12).sqrt()
+    # Manhattan and cosine add 1e-4 as the distance-layer authors' code does (distlayers.py).
     if metric == "manhattan":
-        return diff.abs().sum(-1)
+        return diff.abs().sum(-1) + 1e-4
     if metric == "chebyshev":
         return diff.abs().amax(-1)
     if metric == "cosine":
-        return (1 - F.normalize(features, dim=-1) @ F.normalize(centers, dim=-1).T).clamp_min(0)
+        return 1 - F.normalize(features, dim=-1) @ F.normalize(centers, dim=-1).T + 1e-4
     raise ValueError(f"unknown distance {metric!r}")
 
 
@@ -369,7 +370,10 @@ class HarmonicLoss(Method):
         "https://arxiv.org/abs/2502.01628",
     )
     metric: ClassVar[str] = "euclidean"
-    fidelity = Fidelity.faithful("paper", "HarMax of Euclidean distances to the class centres, n = sqrt(D) by default")
+    fidelity = Fidelity.faithful(
+        "paper", "HarMax p_k ~ d_k^-n of Euclidean distances to the class centres; n = sqrt(D) by default, one of "
+        "the values the authors' code suggests (1, sqrt(D), D; it applies n to the squared distance)"
+    )
     defaults = {"n": 0.0}
     space = {"n": Uniform(0.0, 64.0)}
     requires = frozenset({"classification"})
@@ -406,38 +410,47 @@ NON_EUCLIDEAN_HARMONIC = Citation(
     2026,
     "https://arxiv.org/abs/2603.10225",
 )
-NON_EUCLIDEAN_FIDELITY = Fidelity.reconstructed(
-    "from the abstract of the distance-layer paper: the harmonic loss with its distance replaced; "
-    "the paper's exact distance definitions, exponent n and any normalisation are unconfirmed "
-    "(n = sqrt(D) is carried over from the Euclidean paper)"
-)
+# The distance-layer authors' code (github.com/maxwellmg/rethinking-harmonic-loss, vision/) runs
+# every distance with the harmonic exponent n = 1 on its vision tasks, not sqrt(D).
+NON_EUCLIDEAN_DEFAULTS = {"n": 1.0}
 
 
 class HarmonicCosine(HarmonicLoss):
-    """Harmonic loss with the cosine distance 1 - <x, w_k> / (||x|| ||w_k||)."""
+    """Harmonic loss with the cosine distance 1 - <x, w_k> / (||x|| ||w_k||) + 1e-4, n = 1."""
 
     name = "harmonic-cosine"
     metric = "cosine"
     citation = NON_EUCLIDEAN_HARMONIC
-    fidelity = NON_EUCLIDEAN_FIDELITY
+    fidelity = Fidelity.faithful("authors' code", "CosineDistLayer (stable form): (1 - cos + 1e-4)^-n with n = 1")
+    defaults = NON_EUCLIDEAN_DEFAULTS
+    version = "2"  # n = 1 and the 1e-4 offset of the authors' code (was n = sqrt(D))
 
 
 class HarmonicManhattan(HarmonicLoss):
-    """Harmonic loss with the Manhattan distance ||x - w_k||_1."""
+    """Harmonic loss with the Manhattan distance ||x - w_k||_1 + 1e-4, n = 1."""
 
     name = "harmonic-manhattan"
     metric = "manhattan"
     citation = NON_EUCLIDEAN_HARMONIC
-    fidelity = NON_EUCLIDEAN_FIDELITY
+    fidelity = Fidelity.faithful("authors' code", "ManhattanDistLayer: (||x - w||_1 + 1e-4)^-n with n = 1")
+    defaults = NON_EUCLIDEAN_DEFAULTS
+    version = "2"  # n = 1 and the 1e-4 offset of the authors' code (was n = sqrt(D))
 
 
 class HarmonicChebyshev(HarmonicLoss):
-    """Harmonic loss with the Chebyshev distance ||x - w_k||_inf."""
+    """Harmonic loss with the Chebyshev distance ||x - w_k||_inf, n = 1."""
 
     name = "harmonic-chebyshev"
     metric = "chebyshev"
     citation = NON_EUCLIDEAN_HARMONIC
-    fidelity = NON_EUCLIDEAN_FIDELITY
+    fidelity = Fidelity.adapted(
+        "the exact max-norm distance with the authors' n = 1; the authors' ChebyshevDistLayer instead "
+        "divides the coordinate differences by their standard deviation and takes a softmax-weighted "
+        "(soft) maximum, which is no longer the Chebyshev distance",
+        source="authors' code",
+    )
+    defaults = NON_EUCLIDEAN_DEFAULTS
+    version = "2"  # n = 1 as in the authors' code (was n = sqrt(D))
 
 
 @hookimpl

@@ -20,6 +20,9 @@ class SGD(Method):
 
     name = "sgd"
     family = "optimizer"
+    fidelity = Fidelity.faithful("torch.optim (torch 2.13.0)",
+                                 "PyTorch's momentum form v = mu v + g, the same iterates as Sutskever et al.'s "
+                                 "for a constant lr")
     citation = Citation(
         "On the importance of initialization and momentum in deep learning",
         "Ilya Sutskever, James Martens, George Dahl, Geoffrey Hinton",
@@ -58,6 +61,9 @@ class AdamW(Method):
 
     name = "adamw"
     family = "optimizer"
+    fidelity = Fidelity.faithful("torch.optim (torch 2.13.0)",
+                                 "matches the paper's Algorithm 2 with the schedule multiplier folded into lr "
+                                 "(decay lr * lambda)")
     citation = Citation(
         "Decoupled Weight Decay Regularization",
         "Ilya Loshchilov, Frank Hutter",
@@ -122,6 +128,9 @@ class SGDNesterov(Method):
 
     name = "sgd-nesterov"
     family = "optimizer"
+    fidelity = Fidelity.faithful("torch.optim (torch 2.13.0)",
+                                 "PyTorch's Nesterov form, the same iterates as Sutskever et al.'s for a constant "
+                                 "lr")
     citation = SGD.citation
     defaults = {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.0}
     space = {"lr": LogUniform(1e-4, 10.0), "momentum": Uniform(0.01, 0.999), "weight_decay": Uniform(0.0, 0.1)}
@@ -143,6 +152,7 @@ class Adam(Method):
 
     name = "adam"
     family = "optimizer"
+    fidelity = Fidelity.faithful("torch.optim (torch 2.13.0)", "matches the paper's Algorithm 1")
     citation = Citation("Adam: A Method for Stochastic Optimization", "Diederik P. Kingma, Jimmy Ba", 2015,
                         "https://arxiv.org/abs/1412.6980")
     defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
@@ -168,6 +178,9 @@ class NAdamW(Method):
 
     name = "nadamw"
     family = "optimizer"
+    fidelity = Fidelity.adapted("Dozat's NAdam with its momentum-decay schedule, plus Loshchilov & Hutter's "
+                                "decoupled weight decay, which Dozat does not have",
+                                source="torch.optim.NAdam (torch 2.13.0)")
     citation = Citation("Incorporating Nesterov Momentum into Adam", "Timothy Dozat", 2016,
                         "https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ")
     defaults = {"lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
@@ -192,6 +205,8 @@ class Lion(Method):
 
     name = "lion"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "matches the paper's Program 1 with decoupled weight decay")
     citation = Citation("Symbolic Discovery of Optimization Algorithms",
                         "Xiangning Chen, Chen Liang, Da Huang, Esteban Real, Kaiyuan Wang, Yao Liu, Hieu Pham, "
                         "Xuanyi Dong, Thang Luong, Cho-Jui Hsieh, Yifeng Lu, Quoc V. Le", 2023,
@@ -260,6 +275,9 @@ class SOAP(Method):
 
     name = "soap"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "the library's SOAP with the paper's defaults; not re-derived against the paper "
+                                 "here")
     citation = Citation("SOAP: Improving and Stabilizing Shampoo using Adam",
                         "Nikhil Vyas, Depen Morwani, Rosie Zhao, Mujin Kwun, Itai Shapira, David Brandfonbrener, "
                         "Lucas Janson, Sham Kakade", 2024, "https://arxiv.org/abs/2409.11321")
@@ -286,6 +304,8 @@ class Shampoo(Method):
 
     name = "shampoo"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "the paper's L^(-1/4) G R^(-1/4) update, roots recomputed every step")
     citation = Citation("Shampoo: Preconditioned Stochastic Tensor Optimization",
                         "Vineet Gupta, Tomer Koren, Yoram Singer", 2018, "https://arxiv.org/abs/1802.09568")
     defaults = {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0, "preconditioning_compute_steps": 1}
@@ -317,6 +337,9 @@ class Kron(Method):
 
     name = "kron"
     family = "optimizer"
+    fidelity = Fidelity.adapted("the preconditioner starts at P = I (the reference scales it from the first "
+                                "gradient), lr 0.03 for that reason, one_diag memory mode",
+                                source="pytorch-optimizer 4.1.0")
     citation = Citation("Preconditioner on Matrix Lie Group for SGD", "Xi-Lin Li", 2019,
                         "https://arxiv.org/abs/1809.10232")
     defaults = {"lr": 0.03, "momentum": 0.9, "weight_decay": 0.0, "memory_save_mode": "one_diag"}
@@ -393,6 +416,8 @@ class Lookahead(Method):
 
     name = "lookahead"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "matches the paper's Algorithm 1 around a base optimizer with its own defaults")
     citation = Citation("Lookahead Optimizer: k steps forward, 1 step back",
                         "Michael R. Zhang, James Lucas, Geoffrey Hinton, Jimmy Ba", 2019,
                         "https://arxiv.org/abs/1907.08610")
@@ -419,6 +444,9 @@ class AdaBelief(Method):
 
     name = "adabelief"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "the paper's Algorithm 2 with decoupled weight decay, eps 1e-16 as the authors' "
+                                 "code")
     citation = Citation("AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed Gradients",
                         "Juntang Zhuang, Tommy Tang, Yifan Ding, Sekhar Tatikonda, Nicha Dvornek, "
                         "Xenophon Papademetris, James S. Duncan", 2020, "https://arxiv.org/abs/2010.07468")
@@ -446,6 +474,8 @@ class DiffGrad(Method):
 
     name = "diffgrad"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "the paper's friction coefficient on Adam; not re-derived against the paper here")
     citation = Citation("diffGrad: An Optimization Method for Convolutional Neural Networks",
                         "Shiv Ram Dubey, Soumendu Chakraborty, Swalpa Kumar Roy, Snehasis Mukherjee, "
                         "Satish Kumar Singh, Bidyut Baran Chaudhuri", 2019, "https://arxiv.org/abs/1909.11015")
@@ -474,6 +504,8 @@ class AdEMAMix(Method):
 
     name = "ademamix"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "the paper's update, alpha and beta3 warm-ups over the budget as it recommends")
     citation = Citation("The AdEMAMix Optimizer: Better, Faster, Older",
                         "Matteo Pagliardini, Pierre Ablin, David Grangier", 2024, "https://arxiv.org/abs/2409.03137")
     defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "beta3": 0.9999, "alpha": 5.0, "weight_decay": 0.0}
@@ -501,6 +533,8 @@ class SPAM(Method):
 
     name = "spam"
     family = "optimizer"
+    fidelity = Fidelity.adapted("dense form (density 1): the paper's sparse-momentum variant is not used",
+                                source="pytorch-optimizer 4.1.0")
     citation = Citation("SPAM: Spike-Aware Adam with Momentum Reset for Stable LLM Training",
                         "Tianjin Huang, Ziquan Zhu, Gaojie Jin, Lu Liu, Zhangyang Wang, Shiwei Liu", 2025,
                         "https://arxiv.org/abs/2501.06842")
@@ -530,6 +564,8 @@ class StableSPAM(Method):
 
     name = "stable-spam"
     family = "optimizer"
+    fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
+                                 "the library's Stable-SPAM; not re-derived against the paper here")
     citation = Citation("Stable-SPAM: How to Train in 4-Bit More Stably than 16-Bit Adam",
                         "Tianjin Huang, Haotian Hu, Zhenyu Zhang, Gaojie Jin, Xiang Li, Li Shen, Tianlong Chen, "
                         "Lu Liu, Qingsong Wen, Zhangyang Wang, Shiwei Liu", 2025, "https://arxiv.org/abs/2502.17055")
@@ -563,6 +599,9 @@ class Fira(Method):
 
     name = "fira"
     family = "optimizer"
+    fidelity = Fidelity.adapted("hidden matrices only, rank = rank_frac of the smaller side (the paper fixes "
+                                "128-512); the other parameters plain Adam",
+                                source="pytorch-optimizer 4.1.0")
     citation = Citation("Fira: Can We Achieve Full-rank Training of LLMs Under Low-rank Constraint?",
                         "Xi Chen, Kaituo Feng, Changsheng Li, Xunhao Lai, Xiangyu Yue, Ye Yuan, Guoren Wang", 2024,
                         "https://arxiv.org/abs/2410.01623")

@@ -94,16 +94,37 @@ def test_ps_kd_mixes_labels_with_last_epoch_predictions(registry):
 
 @pytest.mark.parametrize("metric, features, centers, n, probs", [
     ("euclidean", [[0.0, 0.0]], [[1.0, 0.0], [0.0, 2.0]], 2.0, [0.8, 0.2]),  # d = 1, 2
-    ("manhattan", [[0.0, 0.0]], [[1.0, 1.0], [0.0, 3.0]], 1.0, [0.6, 0.4]),  # d = 2, 3
+    ("manhattan", [[0.0, 0.0]], [[1.0, 1.0], [0.0, 3.0]], 1.0,  # d = 2, 3 (+ the authors' 1e-4)
+     [3.0001 / 5.0002, 2.0001 / 5.0002]),
     ("chebyshev", [[0.0, 0.0]], [[1.0, 2.0], [3.0, 0.0]], 1.0, [0.6, 0.4]),  # d = 2, 3
-    ("cosine", [[1.0, 0.0]], [[1.0, 1.0], [0.0, 1.0]], 1.0,  # d = 1 - 1/sqrt 2, 1
-     [1 / (1 - 2**-0.5) / (1 / (1 - 2**-0.5) + 1), 1 / (1 / (1 - 2**-0.5) + 1)]),
+    ("cosine", [[1.0, 0.0]], [[1.0, 1.0], [0.0, 1.0]], 1.0,  # d = 1 - 1/sqrt 2 + 1e-4, 1 + 1e-4
+     [1 / (1 - 2**-0.5 + 1e-4) / (1 / (1 - 2**-0.5 + 1e-4) + 1 / 1.0001),
+      1 / 1.0001 / (1 / (1 - 2**-0.5 + 1e-4) + 1 / 1.0001)]),
 ])
 def test_harmonic_max_probabilities(metric, features, centers, n, probs):
     from regsuite.plugins.losses import harmonic_logits
 
     p = harmonic_logits(torch.tensor(features), torch.tensor(centers), metric, n).softmax(-1)
     assert p[0].tolist() == pytest.approx(probs, rel=1e-6)
+
+
+@pytest.mark.parametrize("cls_name", ["HarmonicCosine", "HarmonicManhattan", "HarmonicChebyshev"])
+def test_distance_variants_use_the_authors_exponent_one(cls_name):
+    from regsuite.plugins import losses
+
+    model = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]]))
+    getattr(losses, cls_name)().regsuite_run_start(model, None)
+    x = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    # n = 1 (not sqrt(4) = 2): logits are -log(d + 1e-8) for the distances worked out by hand
+    d = {
+        "HarmonicCosine": [1 - 2**-0.5 + 1e-4, 1 - 2 / (2**0.5 * 2) + 1e-4],  # cos = 1/sqrt 2 for both
+        "HarmonicManhattan": [1.0 + 1e-4, 2.0 + 1e-4],  # |0|+|1|, |1|+|-1|
+        "HarmonicChebyshev": [1.0, 1.0],  # max(0, 1), max(1, 1)
+    }[cls_name]
+    expected = [-math.log(v + 1e-8) for v in d]
+    assert model(x)[0].tolist() == pytest.approx(expected, rel=1e-6)
 
 
 def test_harmonic_head_replaces_the_output_layer(registry):

@@ -119,6 +119,7 @@ def test_every_optimizer_declares_a_valid_method():
     for cls in [*optimizers.OPTIMIZERS, *optimizers_own.regsuite_methods()]:
         assert cls.metadata_problems() == [], cls.name
         assert cls.family == "optimizer" and cls.citation is not None
+        assert cls.fidelity is not None, f"{cls.name} has no fidelity label"
 
 
 @pytest.mark.parametrize("name", ["schedule-free-adamw", "adafactor"])

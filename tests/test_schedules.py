@@ -71,7 +71,7 @@ def test_schedules_scale_every_param_group():
 
 def test_schedules_are_valid_methods():
     for cls in (schedules.WarmupCosine, schedules.LinearDecay, schedules.WarmupStableDecay, schedules.SGDR):
-        assert cls.metadata_problems() == [] and cls.family == "schedule"
+        assert cls.metadata_problems() == [] and cls.family == "schedule" and cls.fidelity is not None
 
 
 def test_sgdr_cycles_end_exactly_at_the_last_step_of_any_budget():
