@@ -41,6 +41,9 @@ class LoadedPlugins:
     plugins: list[PluginInfo] = field(default_factory=list)
     # (plugin name, one-line reason) for each plugin that was left out.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    # False when some installed plugin is not loaded (autoload off, -p no:NAME, a failed import):
+    # a name no loaded plugin provides may then be provided by one of those.
+    complete: bool = True
 
 
 def _split_options(options: tuple[str, ...] | list[str]) -> tuple[list[str], set[str]]:
@@ -62,6 +65,8 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
     autoload = os.environ.get(AUTOLOAD_ENV, "") in ("", "0")
     eps = {ep.name: ep for ep in entry_points(group=PROJECT)}
 
+    loaded.complete = autoload and not (blocked & ({*eps} | {ep.value for ep in eps.values()}))
+
     def register(name: str, module_name: str, loader, dist_name: str, dist_version: str) -> None:
         if name in blocked or module_name in blocked or pm.has_plugin(name):
             return
@@ -69,6 +74,7 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
             module = loader()
         except Exception as exc:  # a broken third-party plugin must not take the rest down
             loaded.problems.append((name, f"failed to import {module_name}: {type(exc).__name__}: {exc}"))
+            loaded.complete = False
             return
         try:
             pm.register(module, name=name)
@@ -77,6 +83,7 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
             if pm.is_registered(module):
                 pm.unregister(module)
             loaded.problems.append((name, f"invalid hook implementation: {exc}"))
+            loaded.complete = False
             return
         except ValueError as exc:  # already registered under another name
             loaded.problems.append((name, str(exc)))

@@ -140,3 +140,17 @@ def test_good_overrides_far_outside_the_range_are_accepted(monkeypatch):
     assert not [p for p in reg.problems if p[0] == "fixture/big-lr"]
     run = build_plan(reg, tasks=["fixture/big-lr"], methods=["sgd"], seeds=1).runs[0]
     assert run.hparams["sgd"]["lr"] == 5.0 and isinstance(run.hparams["sgd"]["lr"], float)
+
+
+@pytest.mark.parametrize("extra", [("no:optimizers_own",), ("malformed.bad_import",)])
+def test_an_override_for_a_method_of_a_missing_plugin_is_unused_not_a_problem(monkeypatch, extra):
+    # With a plugin blocked or broken, 'sgdd' may be one of its methods: the task stays, the override is unused.
+    module = _task_plugin(monkeypatch, "maybe-missing", {"sgdd": {"lr": 0.1}, "sgd": {"lr": 0.2}})
+    reg = build_registry(("fixture_plugin", module, *extra))
+    assert not reg.loaded.complete
+    assert "fixture/maybe-missing" in reg.tasks
+    assert not [why for name, why in reg.problems if name == "fixture/maybe-missing"]
+    # A known method's override is still checked.
+    bad = _task_plugin(monkeypatch, "bad-known", {"sgd": {"lrr": 0.2}})
+    reg = build_registry(("fixture_plugin", bad, *extra))
+    assert "fixture/bad-known" not in reg.tasks
