@@ -7,7 +7,7 @@ procedures that call ``state.backward``.
 
 from __future__ import annotations
 
-from regsuite import Citation, LogUniform, Method, Uniform, hookimpl
+from regsuite import Citation, Fidelity, LogUniform, Method, Uniform, hookimpl
 
 
 class Grokfast(Method):
@@ -48,6 +48,8 @@ class GradNormClip(Method):
 
     name = "grad-clip"
     family = "gradient-transform"
+    fidelity = Fidelity.faithful("torch.nn.utils.clip_grad_norm_ (torch 2.13.0)",
+                                 "the paper's norm clipping, over all parameters together; c = 1 from LLM recipes")
     citation = Citation("On the difficulty of training Recurrent Neural Networks",
                         "Razvan Pascanu, Tomas Mikolov, Yoshua Bengio", 2013, "https://arxiv.org/abs/1211.5063")
     defaults = {"max_norm": 1.0}
@@ -71,6 +73,8 @@ class CoordinateClip(Method):
 
     name = "coord-clip"
     family = "gradient-transform"
+    fidelity = Fidelity.adapted("the threshold is the (1 - fraction) quantile of |g| over the whole model, "
+                                "fraction 0.1 our choice (the paper clips a small fraction of coordinates)")
     citation = Citation("Toward Understanding Why Adam Converges Faster Than SGD for Transformers",
                         "Yan Pan, Yuanzhi Li", 2023, "https://arxiv.org/abs/2306.00204")
     defaults = {"fraction": 0.1}

@@ -69,3 +69,8 @@ def test_transforms_run_inside_a_training_step():
 def test_transforms_are_valid_methods():
     for cls in (gt.Grokfast, gt.GradNormClip, gt.CoordinateClip):
         assert cls.metadata_problems() == [] and cls.family == "gradient-transform"
+
+
+def test_clipping_transforms_declare_their_fidelity():
+    for cls in (gt.GradNormClip, gt.CoordinateClip):
+        assert cls.fidelity is not None and cls.metadata_problems() == [], cls.name

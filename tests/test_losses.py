@@ -116,12 +116,12 @@ def test_distance_variants_use_the_authors_exponent_one(cls_name):
     with torch.no_grad():
         model[1].weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]]))
     getattr(losses, cls_name)().regsuite_run_start(model, None)
-    x = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    x = torch.tensor([[3.0, 1.0, 0.0, 0.0]])
     # n = 1 (not sqrt(4) = 2): logits are -log(d + 1e-8) for the distances worked out by hand
     d = {
-        "HarmonicCosine": [1 - 2**-0.5 + 1e-4, 1 - 2 / (2**0.5 * 2) + 1e-4],  # cos = 1/sqrt 2 for both
-        "HarmonicManhattan": [1.0 + 1e-4, 2.0 + 1e-4],  # |0|+|1|, |1|+|-1|
-        "HarmonicChebyshev": [1.0, 1.0],  # max(0, 1), max(1, 1)
+        "HarmonicCosine": [1 - 3 / 10**0.5 + 1e-4, 1 - 1 / 10**0.5 + 1e-4],  # cos = 3/sqrt 10, 2/(2 sqrt 10)
+        "HarmonicManhattan": [3.0 + 1e-4, 4.0 + 1e-4],  # |2| + |1|, |3| + |-1|
+        "HarmonicChebyshev": [2.0, 3.0],  # max(2, 1), max(3, 1)
     }[cls_name]
     expected = [-math.log(v + 1e-8) for v in d]
     assert model(x)[0].tolist() == pytest.approx(expected, rel=1e-6)
