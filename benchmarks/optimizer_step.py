@@ -23,7 +23,7 @@ import time
 def optimizer_methods():
     from regsuite.plugins import optimizers, optimizers_own
 
-    own = [optimizers_own.Muon, optimizers_own.DropMuon, optimizers_own.NAGGS, optimizers_own.Spectra]
+    own = list(optimizers_own.regsuite_methods())
     return [*optimizers.OPTIMIZERS, *own]
 
 
