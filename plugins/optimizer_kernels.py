@@ -285,16 +285,17 @@ def _classes() -> dict:
                     state = self.state[p]
                     if not state:
                         state["momentum_buffer"] = torch.zeros_like(p)
-                        state["v_sq"] = torch.tensor(group["v0"] ** 2, dtype=torch.float64)
+                        # A device tensor, so the step needs no host synchronization.
+                        state["v_sq"] = torch.full((), group["v0"] ** 2, dtype=torch.float32, device=p.device)
                     m = state["momentum_buffer"]
                     m.mul_(mu).add_(p.grad, alpha=1 - mu)
-                    capped = min(float(p.grad.norm()), gamma)
-                    state["v_sq"] += capped**2
-                    alpha = max(group["eps"], group["lr"] * capped / math.sqrt(float(state["v_sq"])))
+                    capped = p.grad.float().norm().clamp_max(gamma)
+                    state["v_sq"].add_(capped.square())
+                    alpha = (group["lr"] * capped / state["v_sq"].sqrt()).clamp_min(group["eps"])
                     update = msign(m.reshape(m.size(0), -1), group["ns_steps"], group["orthogonalize"])
                     if group["weight_decay"]:
                         p.mul_(1 - group["lr"] * group["weight_decay"])
-                    p.add_(update.view_as(p), alpha=-alpha)
+                    p.sub_(update.view_as(p) * alpha.to(p.dtype))
             return loss
 
 
