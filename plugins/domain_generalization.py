@@ -351,6 +351,8 @@ class HessianAlignment(Method):
 
     L = ERM + alpha * sum_e ||D_e - mean D||^2 + beta * sum_e ||g_e - mean g||^2, g_e the head gradient
     of R_e, D_e = mean_z z * (H_e z) over Rademacher z (Hutchinson), as in the authors' reference code.
+    The probes z are drawn once per step (its first pass) and reused by the probe passes of a step
+    procedure (sam), so their generator advances once per optimizer step.
     """
 
     name = "hessian-alignment"
@@ -361,6 +363,8 @@ class HessianAlignment(Method):
     defaults = {"alpha": 1e-3, "beta": 5e-3, "probes": 10}
     space = {"alpha": LogUniform(1e-5, 1e4), "beta": LogUniform(1e-5, 1e6), "probes": IntRange(1, 200)}
     requires = DG
+    version = "2"  # probes drawn once per optimizer step (was once per forward pass)
+    drawn = None  # (step, probes) of the current step
 
     @hookimpl
     def regsuite_penalty(self, model, outputs, batch, state):
@@ -369,9 +373,13 @@ class HessianAlignment(Method):
         pen = _pen()
         head = list(model.classifier.parameters())
         losses, _ = _per_domain_losses(outputs, batch)
-        gen = state.extras.setdefault(self.name, torch.Generator().manual_seed(state.seed))
-        size = sum(p.numel() for p in head)
-        probes = [(torch.randint(0, 2, (size,), generator=gen) * 2 - 1).to(outputs) for _ in range(self.hp["probes"])]
+        step = (id(state), state.step)  # one model per held-out domain: each has its own state
+        if self.drawn is None or self.drawn[0] != step:
+            gen = state.extras.setdefault(self.name, torch.Generator().manual_seed(state.seed))
+            size = sum(p.numel() for p in head)
+            self.drawn = (step, [(torch.randint(0, 2, (size,), generator=gen) * 2 - 1).to(outputs)
+                                 for _ in range(self.hp["probes"])])
+        probes = self.drawn[1]
         grads, diags = [], []
         for loss in losses:
             g = torch.autograd.grad(loss, head, create_graph=True)

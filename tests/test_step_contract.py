@@ -273,3 +273,14 @@ def test_the_conformance_check_catches_state_advanced_in_a_probe_pass(contract_r
 def test_the_conformance_check_passes_state_committed_once_per_step(contract_registry):
     assert step_contract(contract_registry, "per-step-average").ok
     assert step_contract(contract_registry, "ps-kd").ok
+
+
+def test_hessian_alignment_draws_its_probes_once_per_step_under_sam(registry):
+    probes, seed = 3, 7
+    state, _ = make_state(registry, ("hessian-alignment", {"probes": probes}), ("sam", {"rho": 0.3}), seed=seed)
+    for _ in range(2):
+        state.train_step(batch())
+    expected = torch.Generator().manual_seed(seed)
+    for _ in range(2 * probes):  # two steps of `probes` Rademacher vectors over the head's 3*2 + 3 entries
+        torch.randint(0, 2, (9,), generator=expected)
+    assert torch.equal(state.extras["hessian-alignment"].get_state(), expected.get_state())
