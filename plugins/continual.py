@@ -139,6 +139,8 @@ class SpectralReg(Method):
     As in the paper, sigma_max is estimated by power iteration, one iteration per step with the
     singular vectors carried over between steps: v <- W^T u / ||W^T u||, u <- W v / ||W v||,
     sigma = u^T W v (differentiable in W, u and v held fixed). Biases are not regularized here.
+    Step contract: every pass iterates from the committed u; the primary pass's u is committed
+    after the optimizer step (a probe of a step procedure leaves it alone).
     """
 
     name = "spectral-reg"
@@ -150,6 +152,8 @@ class SpectralReg(Method):
     )
     fidelity = Fidelity.adapted("the paper's penalty and one carried power iteration per step; biases are not regularized here; lambda chosen here")
     defaults = {"lam": 1e-3, "power": 2, "iterations": 1}
+    version = "2"  # u advances once per optimizer step (was once per penalty call: twice under sam)
+    pending = None  # {layer index: u} from this step's primary pass
     space = {"lam": LogUniform(1e-6, 1.0), "power": Choice([1, 2]), "iterations": IntRange(1, 20)}
 
     @hookimpl
@@ -159,7 +163,7 @@ class SpectralReg(Method):
         generator = torch.Generator().manual_seed(state.seed + 404)
         self.u = [torch.randn(w.shape[0], generator=generator).to(w.device, w.dtype) for w in weight_matrices(model)]
 
-    def sigma_max(self, i: int, w):
+    def sigma_max(self, i: int, w, record: bool):
         import torch
         import torch.nn.functional as F
 
@@ -168,13 +172,25 @@ class SpectralReg(Method):
             for _ in range(self.hp["iterations"]):
                 v = F.normalize(w.T @ u, dim=0)
                 u = F.normalize(w @ v, dim=0)
-            self.u[i] = u
+        if record:
+            self.pending[i] = u
         return u @ w @ v
 
     @hookimpl
     def regsuite_penalty(self, model, outputs, batch, state):
-        k = self.hp["power"]
-        return self.hp["lam"] * sum((self.sigma_max(i, w) ** k - 1.0) ** 2 for i, w in enumerate(weight_matrices(model)))
+        k, record = self.hp["power"], not state.probe
+        if record:
+            self.pending = {}
+        return self.hp["lam"] * sum(
+            (self.sigma_max(i, w, record) ** k - 1.0) ** 2 for i, w in enumerate(weight_matrices(model))
+        )
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending:
+            for i, u in self.pending.items():
+                self.u[i] = u
+        self.pending = None
 
 
 class WassersteinReg(Method):

@@ -162,6 +162,9 @@ class DERpp(Method):
     L = CE(B_t) + alpha * mean (f(x') - z')^2 + beta * CE(f(x''), y''), with (x', z') and (x'', y'')
     two independent buffer minibatches, z' the logits recorded when x' was inserted. The squared
     error is averaged over logits, as in the authors' code (mammoth).
+    Step contract: the primary pass draws the two replay minibatches and a probe of a step
+    procedure reuses them; the incoming batch (with the primary pass's logits) enters the buffer
+    after the optimizer step.
     """
 
     name = "derpp"
@@ -173,6 +176,7 @@ class DERpp(Method):
     )
     fidelity = Fidelity.faithful("authors' code", "mammoth's DER++ (logit MSE averaged over logits, two independent buffer minibatches)")
     defaults = {"alpha": 0.1, "beta": 0.5, "mem_size": 200, "replay_batch": 32}
+    version = "2"  # buffer and sampler advance once per optimizer step (probes drew new minibatches)
     space = {
         "alpha": LogUniform(1e-3, 10.0),
         "beta": LogUniform(1e-3, 10.0),
@@ -186,20 +190,27 @@ class DERpp(Method):
         import torch
 
         self.buffer = ReservoirBuffer(self.hp["mem_size"], torch.Generator().manual_seed(state.seed + 303))
-        self.inserted_at = -1
+        self.replay = None  # this step's (first, second) replay minibatches, from its primary pass
+        self.pending = None  # this step's incoming samples and logits, added after the optimizer step
 
     @hookimpl
     def regsuite_penalty(self, model, outputs, batch, state):
         import torch.nn.functional as F
 
-        total = None
-        first = self.buffer.sample(self.hp["replay_batch"])
-        if first is not None:
-            second = self.buffer.sample(self.hp["replay_batch"])
-            mse = F.mse_loss(state.forward(model, first), first["logits"])
-            ce = state.task_loss(state.forward(model, second), second)
-            total = self.hp["alpha"] * mse + self.hp["beta"] * ce
-        if self.inserted_at != state.step:  # step procedures may evaluate the loss twice per step
-            self.inserted_at = state.step
-            self.buffer.add({**{k: batch[k].detach() for k in KEYS}, "logits": outputs.detach()})
-        return total
+        if not state.probe:
+            first = self.buffer.sample(self.hp["replay_batch"])
+            second = self.buffer.sample(self.hp["replay_batch"]) if first is not None else None
+            self.replay = (first, second)
+            self.pending = {**{k: batch[k].detach() for k in KEYS}, "logits": outputs.detach()}
+        first, second = self.replay if self.replay is not None else (None, None)
+        if first is None:
+            return None
+        mse = F.mse_loss(state.forward(model, first), first["logits"])
+        ce = state.task_loss(state.forward(model, second), second)
+        return self.hp["alpha"] * mse + self.hp["beta"] * ce
+
+    @hookimpl
+    def regsuite_after_step(self, model, state):
+        if self.pending is not None:
+            self.buffer.add(self.pending)
+        self.pending = self.replay = None

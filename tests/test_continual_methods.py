@@ -31,7 +31,7 @@ def linear(weights):
 
 def fake_state(model=None, seed=0):
     return SimpleNamespace(
-        seed=seed, step=0, extras={}, device=torch.device("cpu"),
+        seed=seed, step=0, extras={}, device=torch.device("cpu"), probe=False,
         forward=lambda m, b: m(b["x"]), task_loss=lambda out, b: F.cross_entropy(out, b["y"]), model=model,
     )
 
@@ -77,7 +77,24 @@ def test_spectral_penalty(power, expected):
     model = nn.Sequential(linear([[3.0, 0.0], [0.0, 1.0]]), linear([[0.5, 0.0], [0.0, 0.25]]))
     method = SpectralReg({"lam": 1.0, "power": power, "iterations": 30})
     method.regsuite_run_start(model, fake_state())
-    assert method.regsuite_penalty(model, None, None, None).item() == pytest.approx(expected, rel=1e-4)
+    assert method.regsuite_penalty(model, None, None, fake_state()).item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_spectral_power_iteration_advances_once_per_step_not_per_pass():
+    model = linear([[2.0, 0.0], [0.0, 1.0]])
+    method = SpectralReg({"lam": 1.0, "power": 2, "iterations": 1})
+    state = fake_state()
+    method.regsuite_run_start(model, state)
+    method.u = [torch.tensor([1.0, 1.0])]
+    # from u0 = (1, 1): v = (2, 1)/sqrt 5, u = (4, 1)/sqrt 17, sigma = 17/sqrt 85 = sqrt(17/5)
+    assert method.regsuite_penalty(model, None, None, state).item() == pytest.approx((17 / 5 - 1) ** 2, rel=1e-5)
+    with torch.no_grad():
+        model.weight.mul_(2.0)  # a probe at other weights (2 W) iterates from the same committed u0:
+    state.probe = True  # v, u as above, sigma = 2 sqrt(17/5)
+    assert method.regsuite_penalty(model, None, None, state).item() == pytest.approx((4 * 17 / 5 - 1) ** 2, rel=1e-5)
+    assert method.u[0].tolist() == [1.0, 1.0]  # nothing committed before the optimizer step
+    method.regsuite_after_step(model, state)
+    assert method.u[0].tolist() == pytest.approx([4 / 17**0.5, 1 / 17**0.5], rel=1e-6)  # the primary pass's u
 
 
 def test_ewc_fisher_and_penalty_by_hand():
@@ -201,11 +218,36 @@ def test_derpp_penalty_by_hand():
     state = fake_state(model)
     method.regsuite_run_start(model, state)
     batch = {"x": torch.tensor([[1.0]]), "y": torch.tensor([0]), "task": torch.tensor([0])}
-    assert method.regsuite_penalty(model, torch.zeros(1, 2), batch, state) is None  # stores logits (0, 0)
+    assert method.regsuite_penalty(model, torch.zeros(1, 2), batch, state) is None  # empty buffer
+    method.regsuite_after_step(model, state)  # stores x = 1 with logits (0, 0)
     state.step = 1
     # buffer: x = 1, logits (0, 0), y = 0; f(x) = (1, 2): MSE = (1 + 4) / 2, CE = log(1 + e)
     value = method.regsuite_penalty(model, torch.zeros(1, 2), batch, state).item()
     assert value == pytest.approx(0.3 * 2.5 + 0.7 * math.log(1 + math.e), rel=1e-5)
+
+
+def test_derpp_probe_reuses_the_steps_replay_and_inserts_once_after_the_step():
+    model = linear([[1.0], [2.0]])
+    method = DERpp({"alpha": 1.0, "beta": 0.0, "mem_size": 8, "replay_batch": 1})
+    state = fake_state(model)
+    method.regsuite_run_start(model, state)
+    for i in range(4):  # four stored samples x = i with logits (0, 0), one per step
+        method.regsuite_penalty(model, torch.zeros(1, 2), {"x": torch.tensor([[float(i)]]), "y": torch.tensor([0]),
+                                                          "task": torch.tensor([0])}, state)
+        method.regsuite_after_step(model, state)
+    batch = {"x": torch.tensor([[9.0]]), "y": torch.tensor([1]), "task": torch.tensor([0])}
+    primary = method.regsuite_penalty(model, torch.zeros(1, 2), batch, state).item()
+    x = method.replay[0]["x"].item()  # the replayed sample: f(x) = (x, 2x) against logits (0, 0)
+    assert primary == pytest.approx((x**2 + 4 * x**2) / 2)
+    sampler = method.buffer.generator.get_state()
+    state.probe = True
+    with torch.no_grad():
+        model.weight.mul_(3.0)  # a probe at other weights replays the same sample: f(x) = (3x, 6x)
+    assert method.regsuite_penalty(model, torch.ones(1, 2), batch, state).item() == pytest.approx(9 * primary)
+    assert torch.equal(method.buffer.generator.get_state(), sampler) and method.buffer.seen == 4
+    method.regsuite_after_step(model, state)
+    assert method.buffer.seen == 5 and method.buffer.data["x"][4].item() == 9.0
+    assert method.buffer.data["logits"][4].tolist() == [0.0, 0.0]  # the primary pass's logits
 
 
 def test_shrink_and_perturb_at_new_experiences_only():
