@@ -4,150 +4,70 @@ Layout of a results directory::
 
     DIR/runs/runs-<time>-<uuid>.parquet      one or more run rows
     DIR/curves/curves-<time>-<uuid>.parquet  their per-step curves
+    DIR/runs/.index.parquet                  which files were validated, and their finished run ids
 
 Writes are append-only and atomic: a file is written under a temporary name
 in the same directory, flushed, then renamed, so a reader (or a process
 killed mid-write) never sees a partial file. Curves are written before their
 run rows, so a run row implies its curves exist. Readers deduplicate by
 ``run_id``, keeping the row that finished last. Every file carries the schema
-version and table name in its Parquet metadata; a corrupt, foreign or
-newer-schema file is reported by name and the other files are still read.
+version and table name in its Parquet metadata.
 
-Several processes may write to one directory at once: file names are unique,
-so nothing is overwritten. While a run executes, its driver holds an advisory
-lock ``DIR/.claims/<run_id>.lock`` (``flock``; released by the kernel if the
-process dies, even by SIGKILL), so a second bench on the same directory waits
-for that run instead of repeating it. Locks are advisory and local: on a
-shared file system without ``flock`` two drivers may repeat a run, which
-readers then deduplicate.
+Every runs file goes through one validating reader (:func:`regsuite.store_files.read_runs_file`):
+it must decode whole, cast to the schema (no text in a float column), name a
+known status and hold parseable JSON. A file that fails is reported by name
+and none of its rows count, neither for ``results`` nor as "finished" for
+``bench``, which therefore runs them again. The other files are still read.
+
+Schema version 2 stores ``metrics`` typed, as a ``MAP<string, double>``
+(``SELECT metrics['test_accuracy'] FROM 'DIR/runs/*.parquet'`` in DuckDB);
+version 1 files (a JSON string) are still read. In memory,
+:meth:`Store.runs` gives ``metrics`` as canonical JSON text for both.
+
+Small files are merged (:mod:`regsuite.store_compact`) automatically once a
+directory holds more than :data:`COMPACT_AT` of them, or by
+``regsuite results compact``. Several processes may write to one directory
+at once: file names are unique, so nothing is overwritten. While a run
+executes, its driver holds an advisory lock ``DIR/.claims/<run_id>.lock``
+(``flock``; released by the kernel if the process dies, even by SIGKILL), so
+a second bench on the same directory waits for that run instead of repeating
+it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 
 try:
     import fcntl
 except ImportError:  # not POSIX: no claims, concurrent drivers may repeat a run
     fcntl = None
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.parquet as pq  # noqa: F401  (tests patch pq.write_table through this module)
 
 from .errors import StoreError
-
-SCHEMA_VERSION = "1"
-META_VERSION = b"regsuite.schema_version"
-META_TABLE = b"regsuite.table"
-
-RUNS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("suite", pa.string()),
-        ("suite_version", pa.string()),
-        ("task", pa.string()),
-        ("tier", pa.string()),
-        ("method", pa.string()),
-        ("components", pa.string()),  # JSON list
-        ("method_versions", pa.string()),  # JSON {component: version}
-        ("hparams", pa.string()),  # canonical JSON {component: {key: value}}
-        ("seed", pa.int64()),
-        ("protocol", pa.string()),
-        ("status", pa.string()),  # ok | diverged | error | timeout
-        ("error", pa.string()),
-        ("primary_metric", pa.string()),
-        ("primary_direction", pa.string()),
-        ("primary_value", pa.float64()),
-        ("metrics", pa.string()),  # JSON {name: value}
-        ("notes", pa.string()),  # JSON {name: string}: non-numeric facts a task records (corpus fingerprint, ...)
-        ("wall_s", pa.float64()),
-        ("step_time_ms", pa.float64()),
-        ("steps", pa.int64()),
-        ("samples", pa.int64()),
-        ("tokens", pa.int64()),
-        ("peak_mem_mb", pa.float64()),
-        ("state_mem_mb", pa.float64()),
-        ("device", pa.string()),
-        ("cpu", pa.string()),
-        ("host", pa.string()),
-        ("python_version", pa.string()),
-        ("torch_version", pa.string()),
-        ("regsuite_version", pa.string()),
-        ("libraries", pa.string()),  # JSON {package: version}
-        ("plugins", pa.string()),  # JSON [{name, distribution, version}]
-        ("git_sha", pa.string()),
-        ("started_at", pa.string()),  # ISO 8601, UTC
-        ("finished_at", pa.string()),
-    ]
+from .store_files import (  # noqa: F401  (re-exported: the schema is part of this module's interface)
+    CURVES_SCHEMA, FINISHED, META_TABLE, META_VERSION, READABLE_VERSIONS, RUNS_SCHEMA, SCHEMA_VERSION, STATUSES,
+    atomic_write, curves_table, list_files, metrics_json, read_curves_file, read_runs_file, runs_table,
 )
 
-CURVES_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("step", pa.int64()),
-        ("wall_s", pa.float64()),
-        ("split", pa.string()),
-        ("metric", pa.string()),
-        ("value", pa.float64()),
-    ]
-)
-
-FINISHED = ("ok", "diverged")  # statuses a re-run of the plan skips
-STATUSES = ("ok", "diverged", "error", "timeout")
-
-
-def _atomic_write(table: pa.Table, directory: Path, prefix: str, name: bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    meta = dict(table.schema.metadata or {})
-    meta.update({META_VERSION: SCHEMA_VERSION.encode(), META_TABLE: name})
-    table = table.replace_schema_metadata(meta)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    final = directory / f"{prefix}-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
-    tmp = directory / f".{final.name}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise StoreError(f"could not write results to {directory}: {exc.strerror or exc}") from None
-        raise
-    return final
-
-
-def _meta_problem(meta, table_name: bytes) -> str | None:
-    meta = meta or {}
-    if meta.get(META_TABLE) != table_name:
-        return f"is not a regsuite {table_name.decode()} file (no regsuite metadata)"
-    if meta.get(META_VERSION) != SCHEMA_VERSION.encode():
-        version = meta.get(META_VERSION, b"?").decode()
-        return f"has schema version {version}; this regsuite reads version {SCHEMA_VERSION}"
-    return None
-
-
-def _unreadable(exc: Exception) -> str:
-    return f"is corrupt or unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
-
-
-def _rows_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
-    return pa.Table.from_pydict(cols, schema=schema)
+COMPACT_AT = 256  # small files per table before an append merges them
+STALE_S = 600.0  # a temporary or orphan file this old (or whose writer died) is a leftover of a killed process
 
 
 @dataclass
 class Store:
     root: Path
     problems: list[str] = field(default_factory=list)
-    _seen: set = field(default_factory=set, repr=False)  # run files finished_ids() has read
+    compact_at: int = COMPACT_AT
+    stale_s: float = STALE_S
     _latest: dict = field(default_factory=dict, repr=False)  # run_id -> (finished_at, status)
+    _known: dict = field(default_factory=dict, repr=False)  # file name -> (size, mtime_ns) already noted
+    _tidied: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -160,19 +80,28 @@ class Store:
         If the run rows cannot be written (a full disk), their curves file is
         removed again, so a failed append leaves the directory as it was.
         """
+        self.tidy()
         curves_file = None
         if curves:
-            curves_file = _atomic_write(_rows_table(curves, CURVES_SCHEMA), self.root / "curves", "curves", b"curves")
+            curves_file = atomic_write(curves_table(curves), self.root / "curves", "curves", b"curves")
         if runs:
             try:
-                path = _atomic_write(_rows_table(runs, RUNS_SCHEMA), self.root / "runs", "runs", b"runs")
+                path = atomic_write(runs_table(runs), self.root / "runs", "runs", b"runs")
             except BaseException:
                 if curves_file is not None:
                     curves_file.unlink(missing_ok=True)
                 raise
-            self._seen.add(path)  # finished_ids() need not read back what this process wrote
+            try:  # finished_ids() need not read back what this process wrote
+                st = path.stat()
+                self._known[path.name] = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                pass
             for row in runs:
                 self._note(row.get("run_id"), row.get("status"), row.get("finished_at"))
+        if self.compact_at and (runs or curves):
+            from .store_compact import maybe_compact
+
+            maybe_compact(self)
 
     def try_claim(self, run_id: str) -> "Claim | None":
         """Lock ``run_id`` for this process, or None when another process holds it."""
@@ -191,70 +120,84 @@ class Store:
             return None
         return Claim(d / f"{run_id}.lock", fd)
 
+    def tidy(self) -> None:
+        """Once per Store: remove what killed writers left (stale temporary files, orphan curves)."""
+        if self._tidied:
+            return
+        self._tidied = True
+        from .store_compact import remove_leftovers
+
+        remove_leftovers(self)
+
     # ---------------------------------------------------------------- read
 
-    def _files(self, sub: str) -> list[Path]:
-        d = self.root / sub
-        if not d.is_dir():
-            return []
-        return sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+    def _runs_tables(self, run_ids=None) -> list[pa.Table]:
+        """Every valid runs file as a table (problems noted); re-listed if a compaction removed a file meanwhile."""
+        for _ in range(5):
+            tables, vanished = [], False
+            for path in list_files(self.root / "runs", self._problem):
+                table, problem = read_runs_file(path)
+                if problem == "vanished":
+                    vanished = True
+                    break
+                if problem:
+                    self._problem(f"{path} {problem}")
+                    continue
+                if run_ids is not None:
+                    import pyarrow.compute as pc
 
-    def _read(self, sub: str, schema: pa.Schema, table_name: bytes) -> pa.Table:
-        tables = []
-        for path in self._files(sub):
-            try:
-                problem = None
-                if path.suffix != ".parquet":
-                    problem = "is not a Parquet file"
-                else:
-                    table = pq.read_table(path)
-                    problem = _meta_problem(table.schema.metadata, table_name)
-                    if problem is None:
-                        tables.append(table.select(schema.names).cast(schema))
-            except (pa.ArrowException, OSError, KeyError) as exc:
-                problem = _unreadable(exc)
-            if problem:
-                self._problem(f"{path} {problem}")
-        if not tables:
-            return schema.empty_table()
-        return pa.concat_tables(tables)
+                    table = table.filter(pc.is_in(table.column("run_id"), value_set=pa.array(list(run_ids),
+                                                                                             pa.string())))
+                tables.append(table)
+            if not vanished:
+                return tables
+        raise StoreError(f"{self.root / 'runs'} kept changing while it was read; try again")
 
-    def runs(self):
-        """All run rows as a pandas DataFrame, deduplicated by run_id (latest finish wins)."""
-        df = self._read("runs", RUNS_SCHEMA, b"runs").to_pandas()
+    def runs(self, run_ids=None):
+        """All run rows as a pandas DataFrame, deduplicated by run_id (latest finish wins).
+
+        ``run_ids``: only these runs (filtered before conversion: cheap on a large store).
+        """
+        tables = self._runs_tables(set(run_ids) if run_ids is not None else None)
+        table = pa.concat_tables(tables) if tables else RUNS_SCHEMA.empty_table()
+        df = table.to_pandas()
+        df["metrics"] = metrics_json(table.column("metrics"))
         if len(df):
             df = df.sort_values("finished_at", kind="stable").drop_duplicates("run_id", keep="last")
             df = df.reset_index(drop=True)
         return df
 
     def curves(self, run_ids=None):
-        df = self._read("curves", CURVES_SCHEMA, b"curves").to_pandas()
+        for _ in range(5):
+            tables, vanished = [], False
+            for path in list_files(self.root / "curves", self._problem):
+                table, problem = read_curves_file(path)
+                if problem == "vanished":
+                    vanished = True
+                    break
+                if problem:
+                    self._problem(f"{path} {problem}")
+                else:
+                    tables.append(table)
+            if not vanished:
+                break
+        df = (pa.concat_tables(tables) if tables else CURVES_SCHEMA.empty_table()).to_pandas()
         if run_ids is not None:
             df = df[df["run_id"].isin(set(run_ids))]
         return df.drop_duplicates(["run_id", "step", "split", "metric"], keep="last").reset_index(drop=True)
 
     def finished_ids(self) -> set[str]:
-        """Runs whose latest row is ``ok`` or ``diverged``.
+        """Runs whose latest valid row is ``ok`` or ``diverged``.
 
-        Incremental: each call reads only the run files that appeared since
-        the last call (cheap to ask again while other processes write).
+        Decided through the same validating reader as :meth:`runs` (a damaged
+        file's runs are not finished: bench runs them again), with an index
+        (``runs/.index.parquet``) so a file is validated once, and each call
+        reads only files that are new or changed since the last one.
         """
-        for path in self._files("runs"):
-            if path in self._seen:
-                continue
-            self._seen.add(path)
-            try:
-                problem = "is not a Parquet file" if path.suffix != ".parquet" else None
-                problem = problem or _meta_problem(pq.read_schema(path).metadata, b"runs")
-                if problem is None:
-                    table = pq.read_table(path, columns=["run_id", "status", "finished_at"])
-            except (pa.ArrowException, OSError, KeyError) as exc:
-                problem = _unreadable(exc)
-            if problem is not None:
-                self._problem(f"{path} {problem}")
-                continue
-            for run_id, status, finished in zip(*(table.column(c).to_pylist() for c in table.column_names)):
-                self._note(run_id, status, finished)
+        from .store_index import refresh
+
+        self.tidy()
+        refresh(self)
         return {run_id for run_id, (_, status) in self._latest.items() if status in FINISHED}
 
     def _note(self, run_id, status, finished_at) -> None:
@@ -289,7 +232,7 @@ def metrics_of(row) -> dict:
 
 
 def expand_metrics(df):
-    """Add one column per metric from the JSON ``metrics`` column (prefixed ``m.``)."""
+    """Add one column per metric from the ``metrics`` column (prefixed ``m.``)."""
     import pandas as pd
 
     if not len(df):

@@ -136,7 +136,7 @@ def write_downloads(data, out: Path) -> list[dict]:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from regsuite.store import CURVES_SCHEMA, META_TABLE, META_VERSION, RUNS_SCHEMA, SCHEMA_VERSION
+    from regsuite.store import CURVES_SCHEMA, META_TABLE, META_VERSION, RUNS_SCHEMA, SCHEMA_VERSION, runs_table
 
     folder = out / "data"
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,9 +145,15 @@ def write_downloads(data, out: Path) -> list[dict]:
         ("runs", data.runs, RUNS_SCHEMA, "one row per run: configuration, status, metrics, cost, provenance"),
         ("curves", data.curves, CURVES_SCHEMA, "per-step values logged by every run"),
     ]:
-        table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+        if name == "runs":  # metrics are typed on disk (a map), JSON text in memory
+            table = runs_table(df)
+        else:
+            table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
         table = table.replace_schema_metadata({META_VERSION: SCHEMA_VERSION.encode(), META_TABLE: name.encode()})
         pq.write_table(table, folder / f"{name}.parquet")
+        if "metrics" in table.column_names:  # CSV has no map type: metrics as JSON text there
+            i = table.column_names.index("metrics")
+            table = table.set_column(i, "metrics", pa.array(df["metrics"].tolist(), pa.string()))
         pacsv.write_csv(table, folder / f"{name}.csv")
         written += [
             {"file": f"data/{name}.parquet", "about": about + " (Parquet, regsuite store schema)"},

@@ -210,3 +210,186 @@ def test_site_build_replaces_its_own_site_and_a_failed_build_keeps_the_old_one(s
     empty.mkdir()
     monkeypatch.undo()
     assert _site(site_results, empty).exit_code == 0 and (empty / "index.html").is_file()
+
+
+# ------------------------------------------------------------------ damaged files are not "finished"; leftovers
+
+
+def _damage_column(path: Path, column: str) -> None:
+    """Overwrite the end of one column chunk (its data page): the other columns still decode."""
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    chunk = next(meta.column(j) for j in range(meta.num_columns) if meta.column(j).path_in_schema == column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + chunk.total_compressed_size - 12: start + chunk.total_compressed_size] = b"\xab" * 12
+    path.write_bytes(bytes(data))
+
+
+def test_a_file_damaged_inside_one_column_is_not_finished(tmp_path):
+    store = Store(tmp_path)
+    store.append([{"run_id": "hurt", "status": "ok", "finished_at": "2026-01-01", "error": "E" * 300}])
+    store.append([{"run_id": "fine", "status": "ok", "finished_at": "2026-01-02"}])
+    hurt = next(p for p in (tmp_path / "runs").iterdir() if pq.read_table(p).column("run_id")[0].as_py() == "hurt")
+    _damage_column(hurt, "error")
+    assert pq.read_table(hurt, columns=["run_id", "status"]).column("run_id")[0].as_py() == "hurt"  # still "looks" ok
+    fresh = Store(tmp_path)
+    assert fresh.finished_ids() == {"fine"}
+    assert len(fresh.problems) == 1 and fresh.problems[0].startswith(f"{hurt} is corrupt or unreadable")
+    assert list(Store(tmp_path).runs()["run_id"]) == ["fine"]
+
+
+def test_bench_reruns_a_run_whose_file_has_text_in_a_float_column(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+    args = ["-p", "faultplugin", "bench", "--task", "faults/probe", "--method", "probe-opt", "--seeds", "1",
+            "--out", str(tmp_path), "--quiet"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (path,) = (tmp_path / "runs").iterdir()
+    table = pq.read_table(path)
+    i = table.column_names.index("wall_s")
+    table = table.set_column(i, "wall_s", table.column("wall_s").cast("string"))  # "0.01" as text
+    pq.write_table(table, path)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert f"warning: {path} has string values in the column 'wall_s', which holds double" in res.stderr
+    assert "1 runs: 0 cached, 1 ok" in res.stderr  # run again, not counted as cached
+    assert len(Store(tmp_path).runs()) == 1
+
+
+def test_leftovers_of_killed_writers_are_removed_only_when_stale(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from regsuite.store_files import HOST
+
+    store = Store(tmp_path)
+    store.append([{"run_id": "kept", "status": "ok", "finished_at": "2026"}],
+                 [{"run_id": "kept", "step": 1, "value": 1.0}])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    runs, curves = tmp_path / "runs", tmp_path / "curves"
+    dead_tmp = runs / f".runs-a.parquet.{HOST}.{dead.pid}.tmp"
+    live_tmp = runs / f".runs-b.parquet.{HOST}.{os.getpid()}.tmp"  # a write in progress
+    old_tmp = curves / ".curves-c.parquet.tmp"
+    fresh_tmp = curves / ".curves-d.parquet.tmp"
+    for p in (dead_tmp, live_tmp, old_tmp, fresh_tmp):
+        p.write_bytes(b"partial")
+    Store(tmp_path).append([], [{"run_id": "orphan-old", "step": 1, "value": 1.0}])
+    Store(tmp_path).append([], [{"run_id": "orphan-new", "step": 1, "value": 1.0}])
+    hour_ago = time.time() - 3600
+    os.utime(old_tmp, (hour_ago, hour_ago))
+    orphan_old = next(p for p in curves.iterdir() if not p.name.startswith(".")
+                      and pq.read_table(p).column("run_id")[0].as_py() == "orphan-old")
+    os.utime(orphan_old, (hour_ago, hour_ago))
+    kept_curves = next(p for p in curves.iterdir() if not p.name.startswith(".")
+                       and pq.read_table(p).column("run_id")[0].as_py() == "kept")
+    os.utime(kept_curves, (hour_ago, hour_ago))
+    assert Store(tmp_path).finished_ids() == {"kept"}  # opening a store for a bench tidies it
+    assert not dead_tmp.exists() and not old_tmp.exists() and not orphan_old.exists()
+    assert live_tmp.exists() and fresh_tmp.exists() and kept_curves.exists()
+    assert sorted(Store(tmp_path).curves()["run_id"]) == ["kept", "orphan-new"]  # too young to call an orphan
+
+
+# ------------------------------------------------------------------ compaction
+
+
+def _run(run_id, value, finished):
+    return {"run_id": run_id, "status": "ok", "finished_at": finished, "primary_value": value,
+            "metrics": json.dumps({"acc": value})}
+
+
+def test_compaction_keeps_exactly_what_readers_saw(tmp_path):
+    from regsuite.store_compact import compact
+
+    store = Store(tmp_path, compact_at=0)  # no automatic compaction here
+    store.append([_run("a", 0.1, "2026-01-01")], [{"run_id": "a", "step": 1, "metric": "loss", "value": 3.0}])
+    store.append([_run("b", 0.2, "2026-01-02")], [{"run_id": "b", "step": 1, "metric": "loss", "value": 2.0}])
+    store.append([_run("a", 0.3, "2026-01-03")], [{"run_id": "a", "step": 1, "metric": "loss", "value": 1.0}])
+    store.append([{"run_id": "c", "status": "error", "finished_at": "2026-01-04"}])
+    (tmp_path / "runs" / "runs-zz-broken.parquet").write_bytes(b"PAR1 not parquet")
+    report = compact(store)
+    assert report["runs"] == (4, 3)  # four good files in, one row per run out: a (latest), b, c
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
+    assert len(names) == 2 and "runs-zz-broken.parquet" in names  # the damaged file is left, not merged
+    assert any("runs-zz-broken.parquet is corrupt" in p for p in store.problems)
+    assert len([p for p in (tmp_path / "curves").iterdir() if not p.name.startswith(".")]) == 1
+    after = Store(tmp_path)
+    runs = after.runs().set_index("run_id")
+    assert sorted(runs.index) == ["a", "b", "c"]
+    assert runs.loc["a", "primary_value"] == 0.3 and json.loads(runs.loc["a", "metrics"]) == {"acc": 0.3}
+    assert after.finished_ids() == {"a", "b"}
+    curves = after.curves().set_index("run_id")
+    assert curves.loc["a", "value"] == 1.0 and curves.loc["b", "value"] == 2.0  # the later file still wins
+
+
+def test_compaction_is_automatic_past_the_threshold_and_skips_while_another_holds_the_lock(tmp_path):
+    import fcntl
+    import os
+
+    from regsuite.store_compact import compact
+
+    store = Store(tmp_path, compact_at=4)
+    for i in range(6):
+        store.append([_run(f"r{i}", i / 10, f"2026-01-0{i + 1}")])
+    # the 5th file tipped it over 4: merged into one; the 6th came after
+    assert len([p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]) == 2
+    assert Store(tmp_path).finished_ids() == {f"r{i}" for i in range(6)}
+    fd = os.open(tmp_path / ".compact.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert compact(Store(tmp_path)) is None  # another process is compacting: skip, do not wait
+    finally:
+        os.close(fd)
+    assert compact(Store(tmp_path))["runs"] == (2, 6)
+
+
+def test_concurrent_writers_compacting_lose_and_duplicate_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, json; from regsuite.store import Store\n"
+            "s = Store(sys.argv[1], compact_at=5)\n"
+            "for i in range(40):\n"
+            "    r = sys.argv[2] + str(i)\n"
+            "    s.append([{'run_id': r, 'status': 'ok', 'finished_at': '2026', 'metrics': json.dumps({'x': i})}],\n"
+            "             [{'run_id': r, 'step': 1, 'value': float(i)}])\n"
+            "    assert r in Store(sys.argv[1]).finished_ids(), r\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), w]) for w in ("p", "q")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    store = Store(tmp_path)
+    runs = store.runs()
+    assert sorted(runs["run_id"]) == sorted(f"{w}{i}" for w in "pq" for i in range(40)) and not store.problems
+    assert len(store.curves()) == 80
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_metrics_are_typed_on_disk_and_old_files_still_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    store = Store(tmp_path)
+    store.append([{"run_id": "new", "status": "ok", "finished_at": "2026-01-02",
+                   "metrics": json.dumps({"acc": 0.75, "forgetting": 0.125})}])
+    (path,) = (tmp_path / "runs").iterdir()
+    table = pq.read_table(path)
+    assert table.schema.metadata[b"regsuite.schema_version"] == b"2"
+    assert table.column("metrics").type == pa.map_(pa.string(), pa.float64())
+    assert pc.map_lookup(table.column("metrics"), "forgetting", "first").to_pylist() == [0.125]
+    old = pa.table({"run_id": ["old"], "status": ["diverged"], "finished_at": ["2026-01-01"],
+                    "metrics": [json.dumps({"acc": 0.5})]})
+    from regsuite.store import RUNS_SCHEMA
+
+    cols = {f.name: old.column(f.name) if f.name in old.column_names else pa.nulls(1, f.type) for f in RUNS_SCHEMA
+            if f.name != "metrics"}
+    cols["metrics"] = old.column("metrics")
+    v1 = pa.table(cols).replace_schema_metadata({b"regsuite.table": b"runs", b"regsuite.schema_version": b"1"})
+    pq.write_table(v1, tmp_path / "runs" / "runs-old.parquet")
+    bad = v1.set_column(v1.column_names.index("metrics"), "metrics", pa.array(["{not json"]))
+    pq.write_table(bad.replace_schema_metadata(v1.schema.metadata), tmp_path / "runs" / "runs-bad.parquet")
+    reader = Store(tmp_path)
+    runs = reader.runs().set_index("run_id")
+    assert json.loads(runs.loc["old", "metrics"]) == {"acc": 0.5}
+    assert json.loads(runs.loc["new", "metrics"]) == {"acc": 0.75, "forgetting": 0.125}
+    assert reader.problems == [f"{tmp_path / 'runs' / 'runs-bad.parquet'} has a metrics value that is not a JSON "
+                               "object of numbers (row 0)"]

@@ -1,0 +1,276 @@
+"""One results file: the schemas, the atomic writer, and the validating reader every read goes through.
+
+A runs file counts only if all of it is sound: it decodes whole (every column,
+so damage inside one column is caught, not only in the columns a caller
+wants), carries regsuite metadata of a version this code reads, has every
+column with the schema's type (text in a float column is refused, not
+coerced), names a known status for every row, and holds parseable JSON in its
+JSON columns. Anything else is a problem naming the file; none of its rows
+count, so ``bench`` runs them again and ``results`` reports the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import StoreError
+
+SCHEMA_VERSION = "2"  # 2: metrics typed (MAP<string, double>); 1: metrics as a JSON string
+READABLE_VERSIONS = ("1", "2")
+META_VERSION = b"regsuite.schema_version"
+META_TABLE = b"regsuite.table"
+METRICS_TYPE = pa.map_(pa.string(), pa.float64())
+
+_JSON_COLUMNS = ("components", "method_versions", "hparams", "notes", "libraries", "plugins")
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("suite", pa.string()),
+        ("suite_version", pa.string()),
+        ("task", pa.string()),
+        ("tier", pa.string()),
+        ("method", pa.string()),
+        ("components", pa.string()),  # JSON list
+        ("method_versions", pa.string()),  # JSON {component: version}
+        ("hparams", pa.string()),  # canonical JSON {component: {key: value}}
+        ("seed", pa.int64()),
+        ("protocol", pa.string()),
+        ("status", pa.string()),  # ok | diverged | error | timeout
+        ("error", pa.string()),
+        ("primary_metric", pa.string()),
+        ("primary_direction", pa.string()),
+        ("primary_value", pa.float64()),
+        ("metrics", METRICS_TYPE),  # {name: value}, typed (version 2)
+        ("notes", pa.string()),  # JSON {name: string}: non-numeric facts a task records (corpus fingerprint, ...)
+        ("wall_s", pa.float64()),
+        ("step_time_ms", pa.float64()),
+        ("steps", pa.int64()),
+        ("samples", pa.int64()),
+        ("tokens", pa.int64()),
+        ("peak_mem_mb", pa.float64()),
+        ("state_mem_mb", pa.float64()),
+        ("device", pa.string()),
+        ("cpu", pa.string()),
+        ("host", pa.string()),
+        ("python_version", pa.string()),
+        ("torch_version", pa.string()),
+        ("regsuite_version", pa.string()),
+        ("libraries", pa.string()),  # JSON {package: version}
+        ("plugins", pa.string()),  # JSON [{name, distribution, version}]
+        ("git_sha", pa.string()),
+        ("started_at", pa.string()),  # ISO 8601, UTC
+        ("finished_at", pa.string()),
+    ]
+)
+
+CURVES_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("step", pa.int64()),
+        ("wall_s", pa.float64()),
+        ("split", pa.string()),
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+
+FINISHED = ("ok", "diverged")  # statuses a re-run of the plan skips
+STATUSES = ("ok", "diverged", "error", "timeout")
+HOST = socket.gethostname().replace(".", "_")[:40] or "host"
+
+
+# ------------------------------------------------------------------ write
+
+
+def tmp_name(final: Path) -> Path:
+    """Hidden, and naming its writer (host, pid), so a leftover can be told from a write in progress."""
+    return final.with_name(f".{final.name}.{HOST}.{os.getpid()}.tmp")
+
+
+def atomic_write(table: pa.Table, directory: Path, prefix: str, name: bytes, final_name: str | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = dict(table.schema.metadata or {})
+    meta.update({META_VERSION: SCHEMA_VERSION.encode(), META_TABLE: name})
+    table = table.replace_schema_metadata(meta)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    final = directory / (final_name or f"{prefix}-{stamp}-{uuid.uuid4().hex[:12]}.parquet")
+    tmp = tmp_name(final)
+    try:
+        with open(tmp, "wb") as fh:
+            pq.write_table(table, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreError(f"could not write results to {directory}: {exc.strerror or exc}") from None
+        raise
+    return final
+
+
+def _metrics_entries(value) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = json.loads(value) if value else {}
+    return sorted((str(k), float(v)) for k, v in dict(value).items())
+
+
+def runs_table(rows) -> pa.Table:
+    """Run rows (dicts with ``metrics`` as JSON text or a dict; or a DataFrame of them) as a version-2 table."""
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a DataFrame (site downloads)
+        cols = {f.name: rows[f.name].tolist() if f.name in rows.columns else [None] * len(rows) for f in RUNS_SCHEMA}
+        cols = {k: [None if (isinstance(v, float) and math.isnan(v) and RUNS_SCHEMA.field(k).type != pa.float64())
+                    else v for v in vals] for k, vals in cols.items()}
+    else:
+        cols = {f.name: [r.get(f.name) for r in rows] for f in RUNS_SCHEMA}
+    cols["metrics"] = [_metrics_entries(m) for m in cols["metrics"]]
+    return pa.Table.from_pydict(cols, schema=RUNS_SCHEMA)
+
+
+def curves_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pydict({f.name: [r.get(f.name) for r in rows] for f in CURVES_SCHEMA}, schema=CURVES_SCHEMA)
+
+
+def metrics_json(column) -> list:
+    """The typed metrics column as canonical JSON text per row (what in-process readers parse)."""
+    out = []
+    for entries in column.to_pylist():
+        out.append(None if entries is None else json.dumps(dict(entries), sort_keys=True))
+    return out
+
+
+# ------------------------------------------------------------------ read
+
+
+def list_files(directory: Path, report=None) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    try:
+        return sorted(p for p in directory.iterdir() if not p.name.startswith(".") and p.is_file())
+    except OSError as exc:
+        if report:
+            report(f"{directory} cannot be listed ({exc.strerror or exc})")
+        return []
+
+
+def _unreadable(exc: Exception) -> str:
+    return f"is corrupt or unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+
+
+def _meta_problem(meta, table_name: bytes) -> str | None:
+    meta = meta or {}
+    if meta.get(META_TABLE) != table_name:
+        return f"is not a regsuite {table_name.decode()} file (no regsuite metadata)"
+    if meta.get(META_VERSION, b"").decode(errors="replace") not in READABLE_VERSIONS:
+        version = meta.get(META_VERSION, b"?").decode(errors="replace")
+        return f"has schema version {version}; this regsuite reads versions {', '.join(READABLE_VERSIONS)}"
+    return None
+
+
+def _compatible(have: pa.DataType, want: pa.DataType) -> bool:
+    if have == want or pa.types.is_null(have):
+        return True
+    if pa.types.is_floating(want):
+        return pa.types.is_floating(have) or pa.types.is_integer(have)
+    if pa.types.is_integer(want):
+        return pa.types.is_integer(have)
+    if pa.types.is_string(want):
+        return pa.types.is_large_string(have)
+    return False
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table | None, str | None]:
+    """``table`` with exactly ``schema``'s columns and types, or why not (never coercing text to numbers)."""
+    columns = []
+    for f in schema:
+        if f.name not in table.column_names:
+            return None, f"lacks the column {f.name!r}"
+        col = table.column(f.name)
+        if not _compatible(col.type, f.type):
+            return None, f"has {col.type} values in the column {f.name!r}, which holds {f.type}"
+        columns.append(col.cast(f.type) if col.type != f.type else col)
+    return pa.Table.from_arrays(columns, schema=schema), None
+
+
+def _old_metrics(column) -> tuple[pa.Array | None, str | None]:
+    """A version-1 JSON metrics column as the typed one."""
+    out = []
+    for i, text in enumerate(column.to_pylist()):
+        try:
+            out.append(_metrics_entries(text))
+        except (ValueError, TypeError, AttributeError):
+            return None, f"has a metrics value that is not a JSON object of numbers (row {i})"
+    return pa.array(out, METRICS_TYPE), None
+
+
+def _json_problem(table: pa.Table) -> str | None:
+    import pyarrow.compute as pc
+
+    for name in _JSON_COLUMNS:
+        for text in pc.unique(table.column(name)).to_pylist():
+            if text is None:
+                continue
+            try:
+                json.loads(text)
+            except ValueError:
+                return f"has text that is not JSON in the column {name!r}: {text[:40]!r}"
+    return None
+
+
+def read_runs_file(path: Path) -> tuple[pa.Table | None, str | None]:
+    """``(table, None)`` for a sound runs file, ``(None, problem)`` otherwise; problem ``"vanished"`` if removed."""
+    import pyarrow.compute as pc
+
+    if path.suffix != ".parquet":
+        return None, "is not a Parquet file"
+    try:
+        raw = pq.read_table(path)
+    except FileNotFoundError:
+        return None, "vanished"
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+        return None, _unreadable(exc)
+    problem = _meta_problem(raw.schema.metadata, b"runs")
+    if problem:
+        return None, problem
+    if "metrics" in raw.column_names and not pa.types.is_map(raw.column("metrics").type):
+        typed, problem = _old_metrics(raw.column("metrics"))
+        if problem:
+            return None, problem
+        raw = raw.set_column(raw.column_names.index("metrics"), "metrics", typed)
+    table, problem = _conform(raw, RUNS_SCHEMA)
+    if problem:
+        return None, problem
+    ids = table.column("run_id")
+    if ids.null_count or (len(ids) and pc.min(pc.utf8_length(ids)).as_py() == 0):
+        return None, "has a row without a run_id"
+    statuses = set(pc.unique(table.column("status")).to_pylist())
+    if not statuses <= set(STATUSES):
+        return None, f"has an unknown status {sorted(map(str, statuses - set(STATUSES)))[0]!r}"
+    problem = _json_problem(table)
+    return (None, problem) if problem else (table, None)
+
+
+def read_curves_file(path: Path) -> tuple[pa.Table | None, str | None]:
+    if path.suffix != ".parquet":
+        return None, "is not a Parquet file"
+    try:
+        raw = pq.read_table(path)
+    except FileNotFoundError:
+        return None, "vanished"
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+        return None, _unreadable(exc)
+    problem = _meta_problem(raw.schema.metadata, b"curves")
+    if problem:
+        return None, problem
+    return _conform(raw, CURVES_SCHEMA)
