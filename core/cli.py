@@ -102,7 +102,7 @@ def cli(ctx, plugin_options):
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @executor_options
 @click.option("--threads", type=click.IntRange(1, 1024), default=None,
-              help="torch CPU threads per run (default: torch's). 1 is fastest for smoke tasks on busy machines.")
+              help="torch CPU threads per run (default: the task's, 1 on smoke and standard, torch's on full).")
 @click.pass_obj
 def bench(obj, suites, tasks, methods, seeds, tier, hp, device, out, data_dir, force, compile_, precision, quiet,
           executor_name, workers, timeout, executor_config, threads):
@@ -139,7 +139,7 @@ def bench(obj, suites, tasks, methods, seeds, tier, hp, device, out, data_dir, f
         except DataMissing as exc:
             raise UsageError(str(exc)) from None
     store = Store(out)
-    options = {"compile": compile_, "precision": precision}
+    options = {"compile": compile_, "precision": precision, "threads": threads}
     with build_executor(executor_name, workers, timeout, executor_config) as executor:
         counts = run_plan(reg, plan.runs, store, force=force, device=device, data_dir=data_dir, options=options,
                           progress=not quiet, executor=executor, plugin_options=obj.plugin_options)

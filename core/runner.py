@@ -13,6 +13,7 @@ import resource
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,6 +65,31 @@ def _state_mem(ctx) -> float | None:
         return None
 
 
+def run_threads(task, device, options=None) -> int | None:
+    """CPU threads for one run: ``options["threads"]`` (``bench --threads``) wins, else the task's
+    :meth:`~regsuite.task.Task.cpu_threads`; None (and any non-CPU device) keeps the process's."""
+    if device is None or device.type != "cpu":
+        return None
+    override = (options or {}).get("threads")
+    return int(override) if override else task.cpu_threads()
+
+
+@contextmanager
+def torch_threads(threads: int | None):
+    """Run the body with ``threads`` torch intra-op threads, then restore the previous count."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def build_hooks(reg: Registry, spec: RunSpec):
     """Instantiate the run's methods and register them on a fresh per-run plugin manager."""
     import pluggy
@@ -107,7 +133,8 @@ def execute_run(reg: Registry, spec: RunSpec, *, device: str = "cpu", data_dir: 
             seed=spec.seed, device=dev, tier=spec.tier, hooks=hooks, hparams=spec.hparams,
             data_dir=data_dir, options=dict(options or {}),
         )
-        metrics = dict(task.run(ctx) or {})
+        with torch_threads(run_threads(task, dev, options)):
+            metrics = dict(task.run(ctx) or {})
         if task.primary.name not in metrics:
             raise RuntimeError(f"task {spec.task} did not report its primary metric {task.primary.name!r}")
     except Diverged as exc:

@@ -79,6 +79,17 @@ class Task:
     # Time to target (regsuite.target): a validation threshold whose first crossing the loop
     # records (censored when never reached), optionally ending the run early once reached.
     target: ClassVar[Target | None] = None
+    # torch CPU threads for a run (the runner applies it; ``bench --threads`` overrides it).
+    # "auto": one thread on the smoke and standard tiers, whose small models gain nothing from
+    # intra-op threads and lose 10-60x to their waiting on a busy machine; torch's default on
+    # the full tier. An int pins the count; None leaves the process's setting alone.
+    threads: ClassVar[int | str | None] = "auto"
+
+    def cpu_threads(self) -> int | None:
+        """The thread count this task's CPU runs get (None: keep the process's)."""
+        if self.threads == "auto":
+            return None if self.tier == "full" else 1
+        return self.threads
 
     def check_data(self, ctx: RunContext) -> None:
         """Raise :class:`DataMissing` with a helpful message when local data is absent."""

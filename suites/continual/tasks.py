@@ -38,12 +38,15 @@ class ContinualTask(Task):
     baseline = "naive"
     default_optimizer = "sgd"
     provides = PROVIDES
-    hp_overrides = {"sgd": {"lr": 0.05, "momentum": 0.9}}
+    # SGD at lr 0.1, momentum 0.5. At lr 0.05 with momentum 0.9, naive never learned the last
+    # experience of split-digits-class (3 of 3 seeds predicted class 8 for every 8 and 9: 52%
+    # on an experience of two classes) and lwf failed the same way in 2 of 3; resetting the
+    # momentum at each experience did not help, a smaller momentum does. At 0.1 / 0.5 naive,
+    # lwf, ewc and er reach >= 92% on each experience right after learning it (3 seeds), and
+    # permuted digits still learns every permutation (58-93%). Measured on digits, 40 steps each.
+    hp_overrides = {"sgd": {"lr": 0.1, "momentum": 0.5}}
     batch_size = 64
     steps_per_experience: int
-    # Tiny models: intra-op threads only add synchronisation (on a busy 2-core machine a
-    # digits run took 10-100x longer with 2 threads than with 1), so CPU runs use one.
-    single_thread = False
 
     def make_stream(self, ctx) -> streams.Stream:
         raise NotImplementedError
@@ -52,18 +55,6 @@ class ContinualTask(Task):
         raise NotImplementedError
 
     def run(self, ctx):
-        import torch
-
-        if not (self.single_thread and ctx.device.type == "cpu"):
-            return self._run(ctx)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._run(ctx)
-        finally:
-            torch.set_num_threads(previous)
-
-    def _run(self, ctx):
         import torch
         import torch.nn.functional as F
 
@@ -101,7 +92,6 @@ class ContinualTask(Task):
 
 class _Digits(ContinualTask):
     tier = "smoke"
-    single_thread = True
 
     def make_model(self, stream):
         return mlp(64, 100, 10)
