@@ -274,6 +274,8 @@ class ProgressiveSelfKD(Method):
     requires = frozenset({"classification"})
 
     version = "2"  # predictions committed once per step (the step contract), not per forward pass
+    fidelity = Fidelity.adapted("alpha_t = alpha_T t/T grows per optimizer step, not per epoch as in the paper's "
+                                "Algorithm 1; p_{t-1} is the example's prediction at its previous visit")
 
     def __init__(self, hp=None) -> None:
         super().__init__(hp)
