@@ -133,6 +133,13 @@ def resolve_components(reg: Registry, spec: str, task: Task) -> tuple[str, ...]:
 
 
 def check_composition(classes: list[type[Method]], spec: str) -> None:
+    selfish = [c.name for c in classes if c.schedules_itself]
+    schedules = [c.name for c in classes if implements(c, "regsuite_configure_scheduler")]
+    if selfish and schedules:
+        raise CompositionError(
+            f"{selfish[0]} in {spec!r} sets its own learning rate over the run, so it cannot be composed "
+            f"with the schedule {schedules[0]}"
+        )
     for hook in FIRSTRESULT_RUN_HOOKS:
         claim = [c.name for c in classes if implements(c, hook)]
         if len(claim) > 1:

@@ -41,6 +41,7 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
         return pd.DataFrame(columns=COLUMNS)
     baselines = baselines or {}
     references = set(references or ())
+    runs = current_versions(runs)
     ok = runs["status"] == "ok"
     frame = runs[GROUP + ["primary_metric", "primary_direction"]].copy()
     frame["_value"] = pd.to_numeric(runs["primary_value"], errors="coerce").where(ok)
@@ -82,6 +83,22 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
     out["rank"] = out["rank"].astype("Int64")
     return out.sort_values(["suite", "task", "tier", "protocol", "reference", "rank", "method"]).reset_index(
         drop=True)[COLUMNS]
+
+
+def current_versions(runs: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows of each method's newest version (by the last finished run of that row group).
+
+    After a method's rule is fixed (its version bumped), a results directory holds rows of both
+    versions under one name; averaging them would report neither.
+    """
+    if "method_versions" not in runs or not len(runs):
+        return runs
+    versions = runs["method_versions"].astype("string").fillna("")
+    order = runs["finished_at"].astype("string").fillna("") if "finished_at" in runs else pd.Series("", index=runs.index)
+    frame = pd.DataFrame({"_v": versions, "_t": order}, index=runs.index)
+    keys = [runs[c].astype("string").fillna("") for c in GROUP]
+    latest = frame.sort_values("_t", kind="stable").groupby(keys, sort=False)["_v"].transform("last")
+    return runs[versions == latest.reindex(runs.index)]
 
 
 def _score_task(out: pd.DataFrame, idx, values: dict, baselines: dict, alpha: float) -> None:

@@ -106,3 +106,13 @@ def test_schedules_itself_must_be_a_bool():
         schedules_itself = "yes"
 
     assert Odd.metadata_problems() == ["schedules_itself must be True or False, got 'yes'"]
+
+
+def test_a_self_scheduling_optimizer_refuses_an_explicit_schedule():
+    from regsuite.errors import CompositionError
+    from regsuite.plan import build_plan
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    with pytest.raises(CompositionError, match="adafactor .* cannot be composed with the schedule cosine"):
+        build_plan(reg, tasks=["digits-mlp"], methods=["adafactor+cosine"], seeds=1)

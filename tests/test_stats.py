@@ -160,3 +160,12 @@ def test_budget_curves_by_hand():
     assert out.loc[2, "expected_test"] == pytest.approx(1.9 / 3)
     assert out.loc[2, "expected_validation"] == pytest.approx((0.3 + 0.1 + 0.3) / 3)
     assert out.loc[3, "expected_test"] == pytest.approx(0.7) and out.loc[3, "trials"] == 3
+
+
+def test_rows_of_an_older_method_version_are_not_averaged_in():
+    df = _runs({"base": [0.80, 0.81, 0.79], "m": [0.5, 0.5, 0.9]})
+    df["method_versions"] = ['{"base": "1"}'] * 3 + ['{"m": "1"}', '{"m": "1"}', '{"m": "2"}']
+    df["finished_at"] = ["2026-01-01"] * 5 + ["2026-02-01"]
+    out = aggregate(df, {"s/t": "base"}).set_index("method")
+    assert out.loc["m", "n"] == 1 and out.loc["m", "mean"] == pytest.approx(0.9)  # v2 only
+    assert out.loc["base", "n"] == 3
