@@ -31,6 +31,7 @@ from pathlib import Path
 import click
 
 from .errors import UsageError
+from .validate import Finite
 
 KEY = ["suite", "suite_version", "task", "tier", "protocol", "method"]
 
@@ -192,9 +193,9 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
 @click.command("check")
 @click.option("--baseline", type=click.Path(path_type=Path), required=True, help="Results directory to compare against.")
 @click.option("--candidate", type=click.Path(path_type=Path), required=True, help="Results directory under test.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+@click.option("--alpha", type=Finite(0, 1, lo_open=True, hi_open=True), default=0.05, show_default=True,
               help="Significance level of the one-sided Welch's t-test.")
-@click.option("--tolerance", type=click.FloatRange(0, None), default=0.02, show_default=True,
+@click.option("--tolerance", type=Finite(0, 1), default=0.02, show_default=True,
               help="Practical tolerance: fraction of the baseline mean the candidate may lose.")
 def check(baseline, candidate, alpha, tolerance):
     """Flag (task, method) pairs whose candidate runs are worse than the baseline's; exit 1 if any."""

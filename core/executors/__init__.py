@@ -107,8 +107,13 @@ def make_executor(
         raise UsageError(f"unknown executor {name!r}; choose from {', '.join(NAMES)}")
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    if timeout is not None:
+        import math
+
+        if not math.isfinite(timeout) or timeout <= 0:  # nan would silently disable it, inf never fires
+            raise UsageError(f"--timeout must be a positive number of seconds, and finite (got {timeout!r})")
+        if timeout > 365 * 86400:
+            raise UsageError(f"--timeout {timeout:g} s is more than a year; leave it out for no limit")
     config = dict(config or {})
     if name == "local":
         if timeout is not None:
@@ -129,6 +134,10 @@ def make_executor(
         if unknown:
             raise UsageError(f"unknown [process] setting(s) {', '.join(sorted(unknown))}; "
                              "known: threads, runs_per_worker")
+        for key in extra:  # a non-numeric value here would turn every run into an error
+            value = extra[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"[process] {key} must be a whole number >= 1 (got {value!r})")
         return ProcessExecutor(workers=workers or 1, timeout=timeout, **extra)
     if name == "slurm":
         require("slurm")
@@ -137,5 +146,9 @@ def make_executor(
         return SlurmExecutor(workers=workers, timeout=timeout, config=config.get("slurm", config))
     require("ray")
     from .ray import RayExecutor
+
+    address = (config.get("ray", config) or {}).get("address")
+    if address is not None and not isinstance(address, str):
+        raise UsageError(f"[ray] address must be a string such as \"auto\" or \"ray://host:10001\" (got {address!r})")
 
     return RayExecutor(workers=workers, timeout=timeout, config=config.get("ray", config))
