@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from .errors import UsageError
+from .validate import OutDir, known
 from .executors.options import build as build_executor, executor_options
 
 DEFAULT_RESULTS = Path("results") / "local"
@@ -92,7 +93,7 @@ def cli(ctx, plugin_options):
 @click.option("--tier", type=click.Choice(["smoke", "standard", "full"]), default="smoke", show_default=True)
 @click.option("--hp", "hp", multiple=True, metavar="METHOD.KEY=VALUE", help="Hyperparameter override; repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS, show_default=True)
+@click.option("--out", type=OutDir(), default=DEFAULT_RESULTS, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where local data sets live (default: $REGSUITE_DATA or ./data).")
 @click.option("--force", is_flag=True, help="Re-run runs already in the results directory.")
@@ -165,9 +166,7 @@ def _references(reg) -> set[str]:
 def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=()) -> int:
     from .scoring import aggregate, format_table
 
-    runs = store.runs()
-    if run_ids is not None and len(runs):
-        runs = runs[runs["run_id"].isin(run_ids)]
+    runs = store.runs(run_ids)  # filtered while reading: a plan's rows from a large store stay cheap
     if suites and len(runs):
         runs = runs[runs["suite"].isin(suites)]
     if tasks and len(runs):
@@ -205,26 +204,57 @@ def format_metrics(df, fmt: str) -> str:
     return df.to_string(index=False)
 
 
-@cli.command()
+@cli.group(cls=RegsuiteGroup, invoke_without_command=True)
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS,
               show_default=True)
 @click.option("--suite", "suites", multiple=True)
 @click.option("--task", "tasks", multiple=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table",
               show_default=True)
-@click.pass_obj
-def results(obj, results_dir, suites, tasks, fmt):
+@click.pass_context
+def results(ctx, results_dir, suites, tasks, fmt):
     """Summarise stored results: mean and 95% CI over seeds, rank, delta to the baseline."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = ctx.obj
     from .store import Store
 
     if not results_dir.exists():
         raise UsageError(f"results directory {results_dir} does not exist (run `regsuite bench --out {results_dir}`)")
     store = Store(results_dir)
+    if suites or tasks:  # a typo would otherwise print nothing: names come from the registry and the store
+        reg = obj.registry
+        stored = store.runs()
+        known(suites, set(reg.suites) | set(stored["suite"].dropna()), "suite")
+        names = set(reg.tasks) | set(stored["task"].dropna())
+        known(tasks, names | {n.split("/")[-1] for n in names}, "task")
     _print_results(obj.registry, store, None, fmt, suites, tasks)
     if store.problems:
         for problem in store.problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(2)
+
+
+@results.command("compact")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS,
+              show_default=True)
+def results_compact(results_dir):
+    """Merge the store's files into one per table (safe while benches write to it)."""
+    from .store import Store
+    from .store_compact import compact
+
+    if not (results_dir / "runs").is_dir():
+        raise UsageError(f"{results_dir} holds no results (no runs/ folder)")
+    store = Store(results_dir)
+    store.tidy()
+    report = compact(store, full=True)
+    for problem in store.problems:
+        click.echo(f"warning: {problem} (left as it is)", err=True)
+    if report is None:
+        raise UsageError(f"another process is compacting {results_dir}; try again when it is done")
+    (runs_in, runs_out), (curves_in, curves_out) = report["runs"], report["curves"]
+    click.echo(f"runs: {runs_in} files merged into {runs_out} rows; curves: {curves_in} files merged into "
+               f"{curves_out} rows; {report['orphans']} orphan curves files removed", err=True)
 
 
 @cli.group("list", cls=RegsuiteGroup)
@@ -237,6 +267,8 @@ def list_():
 @click.pass_obj
 def list_methods(obj, family):
     reg = obj.registry
+    if family is not None:
+        known([family], {c.family for c in reg.methods.values()}, "family")
     rows = [
         (
             c.name,
@@ -254,7 +286,7 @@ def list_methods(obj, family):
 
 @list_.command("tasks")
 @click.option("--suite", default=None)
-@click.option("--tier", default=None)
+@click.option("--tier", type=click.Choice(["smoke", "standard", "full"]), default=None)
 @click.pass_obj
 def list_tasks(obj, suite, tier):
     reg = obj.registry

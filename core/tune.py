@@ -30,6 +30,7 @@ from pathlib import Path
 import click
 
 from .errors import UsageError
+from .validate import OutDir
 from .executors.options import build as build_executor, executor_options
 
 TRIAL_SEED = 10_000
@@ -129,8 +130,7 @@ def _write_json(path: Path, data: dict) -> None:
 @click.option("--tier", type=click.Choice(["smoke", "standard", "full"]), default="smoke", show_default=True)
 @click.option("--hp", "hp", multiple=True, metavar="METHOD.KEY=VALUE", help="Fix a hyperparameter (not tuned).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results") / "local",
-              show_default=True)
+@click.option("--out", type=OutDir(), default=Path("results") / "local", show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @executor_options
