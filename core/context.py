@@ -38,9 +38,11 @@ class RunContext:
     def log(self, step: int, split: str, metric: str, value: float) -> None:
         self.curves.append((int(step), time.perf_counter() - self.started, split, metric, float(value)))
 
-    def check_finite(self, value: float, what: str = "loss") -> None:
+    def check_finite(self, value: float, what: str = "loss", step: int | None = None) -> None:
         if not math.isfinite(value):
-            raise Diverged(f"{what} became {value} at step {self.counters['steps']}")
+            if step is None:  # loops log the value just before checking it: that point has the real step
+                step = self.curves[-1][0] if self.curves else self.counters.get("steps", 0)
+            raise Diverged(f"{what} became {value} at step {step}")
 
     def data_path(self, *parts: str) -> Path:
         """Where local data sets live: --data-dir, else $REGSUITE_DATA, else ./data."""

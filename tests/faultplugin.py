@@ -39,6 +39,21 @@ class Diverge(Method):
         return float("nan") if outputs is None else outputs.sum() * float("nan")
 
 
+class DivergeAt(Method):
+    """Adds NaN to the loss from step ``at`` on (state.step counts completed steps)."""
+
+    name = "fault-diverge-at"
+    family = "regularizer"
+    citation = CITE
+    defaults = {"at": 30}
+
+    @hookimpl
+    def regsuite_penalty(self, model, outputs, batch, state):
+        if state.step + 1 < self.hp["at"]:
+            return None
+        return outputs.sum() * float("nan")
+
+
 class Boom(Method):
     """Raises in run_start."""
 
@@ -145,7 +160,7 @@ class Probe(Task):
 
 @hookimpl
 def regsuite_methods():
-    return [Diverge, Boom, Hang, Crash, Stop, Nap, ProbeOpt]
+    return [Diverge, DivergeAt, Boom, Hang, Crash, Stop, Nap, ProbeOpt]
 
 
 @hookimpl

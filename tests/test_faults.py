@@ -393,3 +393,12 @@ def test_metrics_are_typed_on_disk_and_old_files_still_read(tmp_path):
     assert json.loads(runs.loc["new", "metrics"]) == {"acc": 0.75, "forgetting": 0.125}
     assert reader.problems == [f"{tmp_path / 'runs' / 'runs-bad.parquet'} has a metrics value that is not a JSON "
                                "object of numbers (row 0)"]
+
+
+def test_the_divergence_message_states_the_real_step(reg, tmp_path, one_thread):
+    """NaN from step 30 on; digits-mlp logs (and checks) the loss at steps 1, 20, 40, ...: caught at 40."""
+    from regsuite.runner import execute_run
+
+    spec = build_plan(reg, tasks=["vision/digits-mlp"], methods=["sgd+fault-diverge-at"], seeds=1).runs[0]
+    row, _ = execute_run(reg, spec)
+    assert row["status"] == "diverged" and row["error"] == "loss became nan at step 40"
