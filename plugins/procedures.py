@@ -263,7 +263,8 @@ class FiniteDifferenceGR(Method):
     )
     defaults = {"gamma": 0.1, "eps": 0.01}
     space = {"gamma": LogUniform(1e-4, 1.0), "eps": LogUniform(1e-4, 1.0)}
-    fidelity = Fidelity.faithful("paper", "F-GR (forward difference, ascent step eps g), eq. for the update")
+    fidelity = Fidelity.faithful("paper", "Algorithm 1's F-GR (forward difference, ascent step eps g); gamma 0.1 and "
+                                 "eps 0.01 are from the paper's grids (it reports larger eps doing better)")
     version = "2"  # step contract: the second pass is a probe (per-step state no longer advances in it)
 
     @hookimpl
