@@ -30,6 +30,8 @@ def render_plugin(name: str, directory: Path) -> list[Path]:
 
     if not NAME_RE.match(name):
         raise UsageError(f"plugin name {name!r} must be lowercase letters and digits, words joined by '-'")
+    if len(name) > 64:  # it becomes a directory, a distribution and a module name
+        raise UsageError(f"plugin name is {len(name)} characters long; use at most 64")
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} exists and is not empty; choose another --dir")
     module = "regsuite_" + name.replace("-", "_")
@@ -47,11 +49,16 @@ def render_plugin(name: str, directory: Path) -> list[Path]:
         autoescape=False,  # code and TOML, not HTML; values are validated by NAME_RE
     )
     written = []
-    for template, target in FILES.items():
-        path = directory / target.format(module=module)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(env.get_template(template).render(**values), encoding="utf-8")
-        written.append(path)
+    try:
+        for template, target in FILES.items():
+            path = directory / target.format(module=module)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(env.get_template(template).render(**values), encoding="utf-8")
+            written.append(path)
+    except OSError as exc:  # a full disk, a read-only folder, a name the file system refuses
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise UsageError(f"could not write the plugin to {directory}: {exc.strerror or exc}") from None
     return written
 
 
@@ -64,8 +71,12 @@ def plugin_group():
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the package (default: ./regsuite-NAME).")
-def plugin_new(name, directory):
+@click.pass_obj
+def plugin_new(obj, name, directory):
     """Write a ready plugin package for a method called NAME."""
+    if obj is not None and NAME_RE.match(name) and name in obj.registry.methods:
+        owner = obj.registry.method_plugin.get(name, "an installed plugin")
+        raise UsageError(f"a method called {name!r} already exists (from {owner}); choose another name")
     directory = directory or Path(f"regsuite-{name}")
     files = render_plugin(name, directory)
     for path in files:
