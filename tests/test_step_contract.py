@@ -181,6 +181,21 @@ def test_saf_under_sam_compares_both_passes_with_the_previous_visit(registry):
     assert_at(weights(model), sam_step(W1, b1, rho, extra=kl))
 
 
+def test_saf_under_sam_with_lag_two_reads_the_outputs_of_two_visits_ago_in_both_passes(registry):
+    lam, tau, rho = 0.5, 2.0, 0.3
+    state, model = make_state(registry, ("saf", {"lam": lam, "tau": tau, "lag": 2, "kl_start": 0}), ("sam", {"rho": rho}))
+    W1, b1 = sam_step(W0, B0, rho)  # visits 0 and 1: fewer than lag recorded outputs, no KL
+    W2, b2 = sam_step(W1, b1, rho)
+    p0 = softmax((X @ W0.T + B0) / tau)  # visit 2 compares with visit 0, not visit 1
+
+    def kl(z):
+        return lam * tau * (softmax(z / tau) - p0) / len(z)
+
+    for _ in range(3):
+        state.train_step(batch())
+    assert_at(weights(model), sam_step(W2, b2, rho, extra=kl))
+
+
 def domain_risks(W, b):
     p = probs(W, b)[np.arange(len(Y)), Y]
     return np.array([-np.log(p[DOMAIN == d]).mean() for d in (0, 1)])
