@@ -106,6 +106,20 @@ def test_icnn_map_task_and_entropic_map_run(reg):
         reg.tasks[key] = original
 
 
+@pytest.mark.parametrize("task,method", [("ridge-16d-mlp", "monge-gap"), ("ridge-16d-icnn", "adamw"),
+                                         ("ridge-64d-mlp", "adamw"), ("gaussian-16d-mlp", "adamw")])
+def test_standard_tasks_run_end_to_end_on_a_short_budget(reg, task, method):
+    key = f"{SUITE}/{task}"
+    assert reg.tasks[key].tier == "standard"
+    original = _shorten(reg, key, 5)
+    try:
+        row, metrics, curves = _run(reg, key, method)
+    finally:
+        reg.tasks[key] = original
+    assert row["steps"] == 5 and np.isfinite(metrics["l2_uvp"]) and metrics["l2_uvp"] > 0
+    assert ("test", "l2_uvp") in {(c["split"], c["metric"]) for c in curves}
+
+
 def test_ot_methods_pass_the_conformance_checks(reg):
     from regsuite.testing import conformance
 

@@ -154,10 +154,11 @@ def _task(kind: str, dim: int, model: str, tier: str, steps: int, hidden=(64, 64
 ALL = [
     _task("gaussian", 2, "mlp", "smoke", 250),
     _task("icnn", 16, "mlp", "smoke", 250),
-    _task("gaussian", 16, "mlp", "standard", 2000, eval_every=500),
-    _task("ridge", 16, "mlp", "standard", 2000, eval_every=500),
-    _task("ridge", 16, "icnn", "standard", 2000, eval_every=500),
-    _task("ridge", 64, "mlp", "standard", 3000, hidden=(128, 128), eval_every=500),
+    _task("gaussian", 16, "mlp", "standard", 400, eval_every=100),
+    # Standard budgets: ~30 s a run on one CPU thread (docs/performance.md).
+    _task("ridge", 16, "mlp", "standard", 400, eval_every=100),
+    _task("ridge", 16, "icnn", "standard", 250, eval_every=50),
+    _task("ridge", 64, "mlp", "standard", 400, hidden=(128, 128), eval_every=100),
     _task("icnn", 16, "icnn", "full", 2000, eval_every=500),
     _task("icnn", 64, "mlp", "full", 3000, hidden=(128, 128), eval_every=500),
     _task("gaussian", 64, "icnn", "full", 10000, hidden=(128, 128), eval_every=1000),
