@@ -402,3 +402,18 @@ def test_the_divergence_message_states_the_real_step(reg, tmp_path, one_thread):
     spec = build_plan(reg, tasks=["vision/digits-mlp"], methods=["sgd+fault-diverge-at"], seeds=1).runs[0]
     row, _ = execute_run(reg, spec)
     assert row["status"] == "diverged" and row["error"] == "loss became nan at step 40"
+
+
+def test_site_build_names_a_file_with_a_malformed_json_cell_and_builds_from_the_rest(site_results, tmp_path):
+    victim = sorted((site_results / "runs").glob("*.parquet"))[0]
+    table = pq.read_table(victim)
+    i = table.column_names.index("hparams")
+    import pyarrow as pa
+
+    cells = table.column("hparams").to_pylist()
+    cells[0] = '{"sgd": {"lr": 0.1'  # cut short
+    pq.write_table(table.set_column(i, "hparams", pa.array(cells, pa.string())), victim)
+    res = _site(site_results, tmp_path / "site")
+    assert res.exit_code == 0, res.output
+    assert f"warning: {victim} has text that is not JSON in the column 'hparams'" in res.stderr
+    assert "Traceback" not in res.output and (tmp_path / "site" / "index.html").is_file()
