@@ -2,9 +2,10 @@
 
 Layout of the built site::
 
-    index.html  methodology.html  suites/<suite>.html  tasks/<task>.html  methods/<method>.html
+    index.html  methodology.html  claims.html  suites/<suite>.html  tasks/<task>.html  methods/<method>.html
     static/site.css  static/site.js  static/plotly.min.js (from the installed plotly wheel: no CDN)
     data/runs.parquet  data/curves.parquet  data/runs.csv  data/curves.csv  data/leaderboard.csv
+    data/tasks/<task>.parquet (one task's run rows: what each board row links to)
 
 Every string that comes from a plugin or a results file reaches the page
 through autoescaping; JSON embedded in ``<script>`` goes through
@@ -26,7 +27,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from . import pages
-from .curves import task_figures
+from .curves import task_curves
 from .data import load, slug
 
 HERE = Path(__file__).resolve().parent
@@ -166,6 +167,20 @@ def write_downloads(data, out: Path) -> list[dict]:
     return written
 
 
+def write_task_rows(data, out: Path) -> None:
+    """``data/tasks/<task>.parquet``: each task's run rows, the file a board row links to."""
+    import pyarrow.parquet as pq
+
+    from regsuite.store import META_TABLE, META_VERSION, SCHEMA_VERSION, runs_table
+
+    folder = out / "data" / "tasks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, runs in data.runs.groupby("task", sort=True):
+        table = runs_table(runs.reset_index(drop=True))
+        table = table.replace_schema_metadata({META_VERSION: SCHEMA_VERSION.encode(), META_TABLE: b"runs"})
+        pq.write_table(table, folder / f"{slug(key)}.parquet")
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -261,12 +276,14 @@ def _render_into(data, out: Path) -> BuildReport:
     render("index.html", "index.html", "Leaderboard", **pages.overview(data))
     for name in data.suites():
         render("suite.html", f"suites/{slug(name)}.html", f"Suite: {name}", **pages.suite(data, name))
-    figures = task_figures(data.runs, data.curves)
+    figures = task_curves(data.runs, data.curves)
+    write_task_rows(data, out)
     for key, runs in data.runs.groupby("task", sort=True):
         ctx = pages.task(data, key, figures.get(key, []), runs)
         render("task.html", f"tasks/{slug(key)}.html", f"Task: {key}", **ctx)
     for name in data.methods():
         render("method.html", f"methods/{slug(name)}.html", f"Method: {name}", **pages.method(data, name))
+    render("claims.html", "claims.html", "Claims against measurements", **pages.claims(data))
     downloads = write_downloads(data, out)
     render("methodology.html", "methodology.html", "Methodology", **pages.methodology(data, downloads))
     return report

@@ -61,6 +61,8 @@ class SiteData:
     stores: list[Path]
     registry: object = None
     problems: list[str] = field(default_factory=list)
+    trials: pd.DataFrame | None = None  # tuning-trial runs (``<store>/tuning/``), for budget curves
+    selections: list[dict] = field(default_factory=list)  # ``<store>/tuning/selections/*.json`` records
     _methods: list[str] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------ names
@@ -126,7 +128,36 @@ def load(paths, registry=None) -> SiteData:
     if registry is not None:
         references = {n for n, cls in registry.methods.items() if getattr(cls, "reference", None)}
     agg = aggregate(all_runs, baselines, references)
-    return SiteData(all_runs, all_curves.reset_index(drop=True), agg, stores, registry, problems)
+    trials, selections = _tuning(stores, problems)
+    return SiteData(all_runs, all_curves.reset_index(drop=True), agg, stores, registry, problems, trials, selections)
+
+
+def _tuning(stores: list[Path], problems: list[str]) -> tuple[pd.DataFrame | None, list[dict]]:
+    """The tuning trials and selection records each store's ``tuning/`` folder holds (``regsuite tune``)."""
+    import json
+
+    from regsuite.store import Store
+
+    trials, selections = [], []
+    for path in stores:
+        folder = path / "tuning"
+        if (folder / "runs").is_dir():
+            store = Store(folder)
+            trials.append(store.runs())
+            problems.extend(store.problems)
+        for file in sorted((folder / "selections").glob("*.json")) if (folder / "selections").is_dir() else []:
+            try:
+                record = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                problems.append(f"{file}: unreadable tuning record ({exc})")
+                continue
+            if isinstance(record, dict) and isinstance(record.get("task"), str) and isinstance(
+                    record.get("method"), str):
+                selections.append(record)
+            else:
+                problems.append(f"{file}: not a tuning record (no task and method)")
+    frame = _dedupe_runs(pd.concat(trials, ignore_index=True)) if trials else None
+    return frame, selections
 
 
 # ---------------------------------------------------------------- suite boards
@@ -147,7 +178,8 @@ def boards(agg: pd.DataFrame) -> list[dict]:
 
     Rows are methods, one cell per task; the summary columns are the bounded suite aggregates of
     :mod:`regsuite.suite_scores` (performance-profile area, mean win rate, tasks covered k/N) and
-    the geometric mean of the cost ratios to the baseline. Reference rows come last, unranked.
+    the geometric mean of the cost ratios to the baseline. Reference rows come last, unranked. A smoke
+    board is a pipeline check (``pipeline``): its rows are listed by name, not by score.
     """
     from regsuite.suite_scores import suite_scores
 
@@ -171,6 +203,7 @@ def boards(agg: pd.DataFrame) -> list[dict]:
                     "mean_rank": _mean([float(r.rank) for r in cells.values() if not pd.isna(r.rank)]),
                     "profile_area": float(s["profile_area"]) if s is not None else math.nan,
                     "win_rate": float(s["win_rate"]) if s is not None else math.nan,
+                    "profile": [round(float(v), 4) for v in s["profile"]] if s is not None else [],
                     "covered": sum(1 for r in cells.values() if r.n > 0),
                     "step_time": _geomean([r.step_time_ratio for r in cells.values()]),
                     "state_mem": _geomean([r.state_mem_ratio for r in cells.values()]),
@@ -180,8 +213,11 @@ def boards(agg: pd.DataFrame) -> list[dict]:
                     "n_tasks": len(cells),
                 }
             )
-        rows.sort(key=lambda r: (r["reference"], -(r["profile_area"] if not math.isnan(r["profile_area"]) else -1),
-                                 r["method"]))
+        if tier == "smoke":  # a pipeline check, not a ranking: listed by name
+            rows.sort(key=lambda r: (r["reference"], r["method"]))
+        else:
+            rows.sort(key=lambda r: (r["reference"], -(r["profile_area"] if not math.isnan(r["profile_area"]) else -1),
+                                     r["method"]))
         out.append({"version": version, "tier": tier, "protocol": protocol, "tasks": tasks, "rows": rows,
-                    "n_tasks": len(tasks)})
+                    "n_tasks": len(tasks), "pipeline": tier == "smoke", "id": f"board-{len(out)}"})
     return out

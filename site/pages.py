@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 
+from regsuite.suite_scores import TAU_GRID
+
+from .curves import label_text as _plotly_text, style
 from .data import SiteData, boards, slug
+from .method_page import claims, method  # noqa: F401  (the method and claims pages' contexts)
+from .overview import best_cards, coverage
+from .provenance import row_provenance
+from .recorded import recorded
 
 
 def _pairs(counter: Counter) -> list[tuple[str, int]]:
@@ -35,6 +43,8 @@ def overview(data: SiteData) -> dict:
         )
     tasks_of = runs.groupby("method")["task"].nunique().to_dict()
     methods = []
+    from regsuite.suite_scores import suite_scores
+
     for name in data.methods():
         cls = data.method_info(name)
         methods.append({
@@ -44,7 +54,10 @@ def overview(data: SiteData) -> dict:
         })
     return {
         "suites": suites,
-        "methods": methods,
+        "methods": [m for m in methods if m["tasks"]],
+        "idle_methods": [m for m in methods if not m["tasks"]],
+        "coverage": coverage(data),
+        "cards": best_cards(data, suite_scores(data.agg)),
         "n_methods": runs["method"].nunique(),
         "n_tasks": runs["task"].nunique(),
         "n_runs": len(runs),
@@ -70,6 +83,12 @@ def suite(data: SiteData, name: str) -> dict:
         "versions": sorted({b["version"] for b in bs}),
         "tasks": tasks,
         "task_meta": {r.task: (r.metric, r.direction) for r in part.itertuples(index=False)},
+        "profiles": [{"id": b["id"], "label": f"tier {b['tier']} · version {b['version']}"
+                      + ("" if b["protocol"] == "default" else f" · protocol {b['protocol']}"),
+                      "traces": [{"label": r["method"], "name": _plotly_text(r["method"]), "y": r["profile"],
+                                  **style(i)} for i, r in enumerate(x for x in b["rows"] if x["profile"])]}
+                     for b in bs if not b["pipeline"]],
+        "tau": [round(t, 3) for t in TAU_GRID],
     }
 
 
@@ -107,19 +126,59 @@ RUN_COLUMNS = ["run_id", "method", "seed", "status", "primary_value", "hparams",
                "wall_s", "suite_version", "protocol", "device", "git_sha", "finished_at", "error"]
 
 
+def _board_rows(grp: pd.DataFrame, prov: dict, key: str, parquet: str) -> list[dict]:
+    rows = []
+    for r in grp.sort_values(["reference", "rank", "method"]).itertuples(index=False):
+        row = r._asdict()
+        p = prov.get((key, r.tier, r.suite_version, r.protocol, r.method), {})
+        row.update(command=p.get("command", ""), machines=p.get("machines", []), dirty=p.get("dirty", False),
+                   shas=p.get("shas", []), note=p.get("note", ""), parquet=parquet)
+        rows.append(row)
+    return rows
+
+
+def budget_curves_of(data: SiteData, key: str) -> list[dict]:
+    """Expected best-of-k test score per method, from this task's tuning trials (empty without trials)."""
+    from regsuite.tuning_curves import budget_curves
+
+    if data.trials is None or not len(data.trials) or data.registry is None:
+        return []
+    trials = data.trials[data.trials["task"] == key]
+    if not len(trials):
+        return []
+    curves = budget_curves(trials, {key: data.task_info(key)} if data.task_info(key) is not None else {})
+    out = []
+    for tier, part in curves.groupby("tier", sort=True):
+        methods = []
+        for i, (method, line) in enumerate(part.groupby("method", sort=True)):
+            line = line.sort_values("k")
+            methods.append({"method": method, "k": line["k"].tolist(),
+                            "test": [None if pd.isna(v) else float(v) for v in line["expected_test"]],
+                            "validation": [None if pd.isna(v) else float(v) for v in line["expected_validation"]]})
+        kmax = int(part["k"].max())
+        out.append({"tier": tier, "metric": part["metric"].iloc[0], "validation_metric": part["validation_metric"].iloc[0],
+                    "methods": methods, "ks": list(range(1, kmax + 1))})
+    return out
+
+
 def task(data: SiteData, key: str, figures: list[dict], runs: pd.DataFrame) -> dict:
     t = data.task_info(key)
     part = data.agg[data.agg["task"] == key]
+    prov = row_provenance(runs)
+    parquet = f"../data/tasks/{slug(key)}.parquet"
     tables = []
     for (version, tier, protocol), grp in part.groupby(["suite_version", "tier", "protocol"], sort=True):
-        tables.append({"version": version, "tier": tier, "protocol": protocol,
-                       "rows": list(grp.sort_values(["rank", "method"]).itertuples(index=False))})
+        tables.append({"version": version, "tier": tier, "protocol": protocol, "pipeline": tier == "smoke",
+                       "id": f"board-{slug(tier)}-{slug(version)}-{slug(protocol)}",
+                       "rows": _board_rows(grp, prov, key, parquet),
+                       "ranked": int((~grp["reference"].astype(bool)).sum())})
     run_rows = []
     for r in runs.sort_values(["method", "protocol", "seed"]).itertuples(index=False):
         row = {c: _value(getattr(r, c)) for c in RUN_COLUMNS}
         row["hparams"] = _hparams_text(row["hparams"])
         error = (row["error"] or "").strip()
         row["error"] = error.splitlines()[-1][:200] if error else ""
+        row["dirty"] = str(row["git_sha"] or "").endswith("-dirty")
         run_rows.append(row)
     first = runs.iloc[0]
     return {
@@ -132,42 +191,13 @@ def task(data: SiteData, key: str, figures: list[dict], runs: pd.DataFrame) -> d
         "direction": first["primary_direction"],
         "secondary": list(t.secondary) if t is not None else [],
         "budget": t.budget if t is not None else None,
+        "target": t.target.describe() if t is not None and getattr(t, "target", None) is not None else "",
         "tables": tables,
-        "figures": figures,
+        "curves": figures,
+        "recorded": recorded(runs, first["primary_metric"], list(t.secondary) if t is not None else None),
+        "budget_curves": budget_curves_of(data, key),
+        "parquet": parquet,
         "runs": run_rows,
-    }
-
-
-def method(data: SiteData, name: str) -> dict:
-    cls = data.method_info(name)
-    components = name.split("+") if "+" in name else []
-    known = set(data.methods())
-    info = None
-    if cls is not None:
-        info = {
-            "family": cls.family,
-            "version": cls.version,
-            "summary": cls.summary(),
-            "citation": cls.citation,
-            "requires": sorted(cls.requires),
-            "params": [
-                {"name": k, "default": v, "space": cls.space[k].describe() if k in cls.space else "fixed"}
-                for k, v in cls.defaults.items()
-            ],
-            "plugin": data.registry.method_plugin.get(name, "") if data.registry is not None else "",
-        }
-    part = data.agg[data.agg["method"] == name]
-    results = list(part.sort_values(["suite", "task", "tier", "protocol"]).itertuples(index=False))
-    sizes = data.agg.groupby(["suite", "suite_version", "task", "tier", "protocol"], dropna=False).size()
-    of = [int(sizes[(r.suite, r.suite_version, r.task, r.tier, r.protocol)]) for r in results]
-    recorded = data.runs.loc[data.runs["method"] == name, "components"]
-    resolved = json.loads(recorded.iloc[0]) if len(recorded) and recorded.iloc[0] else []
-    return {
-        "name": name,
-        "info": info,
-        "components": [{"name": c, "slug": slug(c), "known": c in known} for c in components],
-        "results": list(zip(results, of)),
-        "resolved": resolved,
     }
 
 
@@ -209,4 +239,28 @@ def methodology(data: SiteData, downloads: list[dict]) -> dict:
         "plugins": _pairs(plugins),
         "downloads": downloads,
         "stores": [str(p) for p in data.stores],
+        "protocol_html": protocol_html(),
     }
+
+
+PROTOCOL_DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
+
+
+def protocol_html(path: Path = PROTOCOL_DOC):
+    """docs/protocol.md as HTML (CommonMark with tables; raw HTML in it is escaped, not passed through).
+
+    None when the file is not there (an install without the repository's docs/).
+    """
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    # Headings one level down (the page has its own h1) so the outline stays valid.
+    body = md.render(text)
+    for level in (5, 4, 3, 2, 1):
+        body = body.replace(f"<h{level}>", f"<h{level + 1}>").replace(f"</h{level}>", f"</h{level + 1}>")
+    return Markup(body.replace("<table>", '<div class="scroll"><table>').replace("</table>", "</table></div>"))

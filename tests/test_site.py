@@ -34,11 +34,11 @@ def pages(out):
 def test_every_page_is_written(site):
     out, report = site
     names = set(pages(out))
-    expected = {"index.html", "methodology.html", "suites/suite0.html", "tasks/suite0--task-00.html",
-                "tasks/suite0--task-01.html", "tasks/suite0--task-big.html", "methods/sgd.html",
-                "methods/adamw.html", f"methods/{slug(EVIL)}.html"}
+    expected = {"index.html", "methodology.html", "claims.html", "suites/suite0.html", "tasks/suite0--task-00.html",
+                "tasks/suite0--task-01.html", "tasks/suite0--task-big.html", "tasks/suite0--task-tuned.html",
+                "methods/sgd.html", "methods/adamw.html", "methods/tied.html", f"methods/{slug(EVIL)}.html"}
     assert names == expected and report.pages == len(expected)
-    assert report.runs == 24 and not report.problems
+    assert report.runs == 31 and not report.problems
     bundle = out / "static" / "plotly.min.js"
     assert bundle.read_bytes() == plotly_bundle().read_bytes()
 
@@ -63,13 +63,15 @@ def test_strings_from_plugins_and_results_are_escaped(site):
 
 def test_plot_data_cannot_close_its_script_element(site):
     text = (site[0] / "tasks" / "suite0--task-00.html").read_text()
-    blob = re.search(r'<script type="application/json" id="plot-data">(.*?)</script>', text, re.S).group(1)
+    blob = re.search(r'<script type="application/json" id="curve-data">(.*?)</script>', text, re.S).group(1)
     assert "<" not in blob and ">" not in blob and "&" not in blob
-    figures = json.loads(blob)
-    names = {trace["name"] for fig in figures for trace in fig["data"]}
+    (board,) = json.loads(blob)
+    names = {trace["name"] for series in board["series"] for trace in series["traces"]}
     # plotly reads names as an HTML subset: entity-escaped, it shows the tags as text.
     assert names == {"sgd", "adamw", "&lt;script&gt;alert(1)&lt;/script&gt;"}
-    assert {fig["title"] for fig in figures} == {"train loss", "val test_accuracy"}
+    labels = {trace["label"] for series in board["series"] for trace in series["traces"]}
+    assert labels == {"sgd", "adamw", EVIL}  # the table alternative sets it as text
+    assert {series["label"] for series in board["series"]} == {"train loss", "val test_accuracy"}
 
 
 def test_script_json_escapes_markup():
@@ -119,8 +121,8 @@ def test_downloads_round_trip_through_the_store(site, tmp_path):
     (tmp_path / "runs").mkdir()
     shutil.copy(out / "data" / "runs.parquet", tmp_path / "runs" / "runs.parquet")
     store = Store(tmp_path)
-    assert len(store.runs()) == 24 and not store.problems
-    assert len((out / "data" / "runs.csv").read_text().strip().splitlines()) == 25
+    assert len(store.runs()) == 31 and not store.problems
+    assert len((out / "data" / "runs.csv").read_text().strip().splitlines()) == 32
     assert (out / "data" / "leaderboard.csv").read_text().startswith("suite,suite_version,task,tier")
 
 
