@@ -148,6 +148,7 @@ class ICNNDual(Method):
         "map_steps": IntRange(1, 20),
     }
     requires = OT
+    version = "2"  # under a step procedure the f-step uses the primary pass's map outputs (was the last pass's)
 
     def _potential(self, dim: int, device):
         if getattr(self, "f", None) is None:
@@ -163,7 +164,8 @@ class ICNNDual(Method):
     @hookimpl
     def regsuite_loss(self, outputs, batch, state):
         f = self._potential(outputs.shape[-1], outputs.device)
-        self._last = (outputs.detach(), batch["y"])
+        if not state.probe:  # the f-step fits the map at the weights the step starts from, not a probe's
+            self._last = (outputs.detach(), batch["y"])
         return (f(outputs) - (batch["x"] * outputs).sum(-1)).mean()
 
     @hookimpl

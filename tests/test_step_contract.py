@@ -299,3 +299,17 @@ def test_hessian_alignment_draws_its_probes_once_per_step_under_sam(registry):
     for _ in range(2 * probes):  # two steps of `probes` Rademacher vectors over the head's 3*2 + 3 entries
         torch.randint(0, 2, (9,), generator=expected)
     assert torch.equal(state.extras["hessian-alignment"].get_state(), expected.get_state())
+
+
+def test_icnn_dual_fits_its_potential_on_the_primary_pass_outputs_under_sam(registry):
+    """The f-step after the T-step uses T(x) at the weights the step started from, not at w + e."""
+    model = torch.nn.Linear(2, 2)  # float32, like the ICNN potential
+    W, b = np.array([[0.5, -0.2], [0.1, 0.3]]), np.array([0.05, -0.1])
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor(W))
+        model.bias.copy_(torch.tensor(b))
+    state, _ = make_state(registry, ("icnn-dual", {"width": 4}), ("sam", {"rho": 0.3}), model=model)
+    x = torch.tensor(X, dtype=torch.float32)
+    state.train_step({"x": x, "y": x.flip(0)})
+    outputs, _ = state.hooks.methods[0]._last
+    assert outputs.numpy() == pytest.approx(X @ W.T + b, rel=1e-6)
