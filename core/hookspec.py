@@ -37,8 +37,9 @@ A step procedure (SAM, GAM, finite differences) runs several passes in one step:
 domain weights, moving averages, memory banks, counters) advances exactly once
 per optimizer step, whatever the procedure:
 
-* read it in every pass (a probe evaluates the *same* step objective at other
-  weights, so it sees the state the primary pass saw);
+* read it in every pass: a probe evaluates the *same* step objective at other
+  weights, so it sees the committed state the primary pass saw, and reuses the
+  per-step constants the primary pass derived from it (GroupDRO's step weights);
 * compute its update only from the primary pass (``if not state.probe``), and
   keep it pending on the method;
 * commit it in ``regsuite_after_step`` (called once per step).
@@ -49,7 +50,7 @@ probe. ``regsuite.testing`` checks the contract for any method (``step-contract`
 a run with plain steps and a run whose every step adds a probe at the same weights
 must end with identical weights and identical method state.
 
-once per run, around the steps::
+Once per run, around the steps::
 
     regsuite_run_start -> regsuite_configure_optimizer -> regsuite_configure_scheduler
     ... steps ...  (regsuite_on_experience_start/end around each experience)
