@@ -236,3 +236,15 @@ def test_bench_and_results_print_the_domainbed_table(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["bench", "--suite", "vision", "--task", "digits-mlp", "--method", "irm", "--out",
                                  str(out), "--quiet"])
     assert result.exit_code == 2 and "domain_labels" in result.output
+
+
+def test_standard_rotated_digits_trains_each_held_out_domain_without_pair_models():
+    class Short(tasks.RotatedDigitsStandard):
+        budget = Budget(steps=4, eval_every=2, log_every=2)
+
+    assert Short.tier == "standard" and not Short.lodo
+    metrics, ctx = run_tiny("irm", task=Short())
+    # 6 held-out domains, one model each (no leave-one-domain-out pairs), 5 training domains x 32 a step.
+    assert ctx.counters["steps"] == 6 * 4 and ctx.counters["samples"] == 6 * 4 * 5 * 32
+    assert {"test_accuracy_trainval", "test_accuracy_oracle"} <= set(metrics) and "test_accuracy_lodo" not in metrics
+    assert all(np.isfinite(v) for v in metrics.values())
