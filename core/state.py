@@ -225,6 +225,8 @@ class TrainState:
 
     def train_step(self, batch):
         """Transform the batch, then take one step (a method's own, or the default)."""
+        # A fresh step: passes or transforms outside train_step (an initial loss) do not count.
+        self._primary_at = self._transformed_at = self._stepped_at = -1
         for call in self.hooks.transform_batch:
             out = call(batch=batch, state=self)
             if out is not None:

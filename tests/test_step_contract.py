@@ -77,6 +77,15 @@ def test_probing_marks_a_pass_as_a_probe_explicitly(registry):
     assert rec.passes == [True, False]
 
 
+def test_a_pass_outside_train_step_does_not_take_the_steps_primary_pass(registry):
+    rec = Recorder()
+    state, _ = make_state(registry, rec, ("sam", {"rho": 0.3}))
+    state.batch = batch()
+    state.forward_loss(state.batch)  # e.g. a loop logging the initial loss
+    state.train_step(batch())
+    assert rec.passes == [False, False, True]
+
+
 class TwiceTransformed(Method):
     name = "twice-transformed"
     family = "procedure"
