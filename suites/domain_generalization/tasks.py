@@ -229,7 +229,9 @@ class _Digits(DomainGeneralizationTask):
     budget = Budget(steps=200, eval_every=50, log_every=50)
     hp_overrides = {
         **DomainGeneralizationTask.hp_overrides,
-        "irm": {"anneal_steps": 50}, "vrex": {"anneal_steps": 50}, "fishr": {"anneal_steps": 50},
+        # IRM at DomainBed's lam = 100 collapses these small MLPs (rotated digits: 55% against ERM's 83% at
+        # the standard budget, 44% at smoke); lam = 1 keeps ERM's accuracy (82%, docs/performance.md).
+        "irm": {"anneal_steps": 50, "lam": 1.0}, "vrex": {"anneal_steps": 50}, "fishr": {"anneal_steps": 50},
         "cutout": {"size": 4},
     }
 
@@ -272,7 +274,7 @@ class RotatedDigitsStandard(RotatedDigits):
     lodo = False
     budget = Budget(steps=300, eval_every=50, log_every=50)
     hp_overrides = {**RotatedDigits.hp_overrides,
-                    "irm": {"anneal_steps": 75}, "vrex": {"anneal_steps": 75}, "fishr": {"anneal_steps": 75}}
+                    "irm": {"anneal_steps": 75, "lam": 1.0}, "vrex": {"anneal_steps": 75}, "fishr": {"anneal_steps": 75}}
     description = ("scikit-learn digits rotated by 0-75 degrees (6 domains), MLP, 300 steps of 32 per domain; "
                    "each domain held out in turn; training-domain validation and oracle selection.")
 
