@@ -102,3 +102,125 @@ def test_expected_calibration_error_by_hand():
     correct = torch.tensor([1.0, 0.0, 1.0, 1.0])
     # bin (0.9,1]: acc 0.5, conf 0.95 -> |0.45| * 2/4; bin (0.5,0.6]: acc 1, conf 0.55 -> 0.45 * 2/4
     assert expected_calibration_error(conf, correct, 10) == pytest.approx(0.45)
+
+
+# ----------------------------------------------------------------------------- MNIST-1D (standard tier)
+
+from regsuite.suites.vision import mnist1d  # noqa: E402
+
+SMALL = {**mnist1d.ARGS, "num_samples": 500}
+
+
+def test_symmetric_noise_flips_exactly_the_rate_to_other_classes():
+    y = np.arange(1000) % 10
+    noisy = mnist1d.symmetric_noise(y, 0.3, 10, seed=0)
+    assert (noisy != y).sum() == 300  # round(0.3 * 1000) flipped, and a flip never keeps the label
+    assert (mnist1d.symmetric_noise(y, 0.3, 10, seed=0) == noisy).all()  # fixed by the seed
+    assert (mnist1d.symmetric_noise(y, 0.0, 10) == y).all()
+    # Every label flipped from class 0: each of the 9 other classes gets ~1/9 of them.
+    counts = np.bincount(mnist1d.symmetric_noise(np.zeros(90000, np.int64), 1.0, 10), minlength=10)
+    assert counts[0] == 0 and np.all(np.abs(counts[1:] / 90000 - 1 / 9) < 0.01)
+    with pytest.raises(ValueError, match="rate"):
+        mnist1d.symmetric_noise(y, 1.5, 10)
+
+
+def test_generation_is_fixed_and_leaves_the_global_random_state_alone():
+    import random
+
+    np.random.seed(5)
+    random.seed(5)
+    before = (np.random.rand(), random.random())
+    np.random.seed(5)
+    random.seed(5)
+    first = mnist1d.generate(SMALL)
+    after = (np.random.rand(), random.random())
+    assert before == after
+    # The package's 80/20 split of 500 examples (50 per class), 40 samples per signal.
+    assert first["x"].shape == (400, 40) and first["x_test"].shape == (100, 40) and first["x"].dtype == np.float32
+    assert np.bincount(np.concatenate([first["y"], first["y_test"]])).tolist() == [50] * 10
+    assert mnist1d.arrays_digest(mnist1d.generate(SMALL)) == mnist1d.arrays_digest(first)
+
+
+def test_cache_is_written_reused_and_regenerated_when_tampered(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
+    mnist1d.load.cache_clear()
+    out = mnist1d.splits(str(tmp_path))
+    # 400 generated training examples: 100 validation, 300 training; 100 test.
+    assert [len(out[k][0]) for k in ("train", "val", "test")] == [300, 100, 100]
+    assert out["train"][0].shape[1:] == (1, 40)
+    (path,) = tmp_path.glob("mnist1d-*.npz")
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in ("x", "y", "x_test", "y_test")}
+    np.savez(path, digest=np.asarray("0" * 64), **arrays)  # the digest no longer matches
+    mnist1d.load.cache_clear()
+    calls = []
+    real = mnist1d.generate
+    monkeypatch.setattr(mnist1d, "generate", lambda *a: calls.append(1) or real(*a))
+    again = mnist1d.splits(str(tmp_path))
+    assert calls == [1] and (again["val"][1] == out["val"][1]).all()
+    mnist1d.load.cache_clear()
+    mnist1d.splits(str(tmp_path))  # the rewritten file is intact: no generation
+    assert calls == [1]
+    mnist1d.load.cache_clear()
+
+
+def test_mnist1d_models():
+    import torch
+
+    cnn = models.cnn1d()
+    # Lengths 40 -> 19 -> 9 -> 4 (kernel 5, stride 2, padding 1): a 25 * 4 = 100-input head.
+    assert cnn[-1].in_features == 100 and cnn(torch.zeros(3, 1, 40)).shape == (3, 10)
+    mlp = models.mlp1d()
+    assert mlp(torch.zeros(3, 1, 40)).shape == (3, 10)
+    assert sum(p.numel() for p in mlp.parameters()) == 40 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10
+
+
+@pytest.mark.parametrize("name", ["mnist1d-mlp", "mnist1d-cnn", "mnist1d-noisy-mlp"])
+def test_mnist1d_tasks_run_end_to_end_on_a_short_budget(name, tmp_path, monkeypatch):
+    from regsuite import Budget
+    from regsuite.context import RunContext
+    from regsuite.plan import RunSpec, resolve_components, resolve_hparams
+    from regsuite.registry import build_registry
+    from regsuite.runner import build_hooks, seed_everything
+    from regsuite.suites.vision import tasks
+
+    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
+    mnist1d.load.cache_clear()
+    cls = next(c for c in tasks.ALL if c.name == name)
+    task = type("Short", (cls,), {"budget": Budget(steps=20, eval_every=10, log_every=10)})()
+    reg = build_registry(())
+    components = resolve_components(reg, "sgd", task)
+    hp = resolve_hparams(reg, components, task, [])
+    spec = RunSpec(task.suite, "1", task.key(), task.tier, "sgd", components, hp, 0)
+    seed_everything(0)
+    import torch
+
+    ctx = RunContext(seed=0, device=torch.device("cpu"), tier=task.tier, hooks=build_hooks(reg, spec), hparams=hp,
+                     data_dir=tmp_path)
+    metrics = task.run(ctx)
+    mnist1d.load.cache_clear()
+    assert ctx.counters["steps"] == 20 and ctx.counters["samples"] == 20 * 100
+    assert 0 <= metrics["test_accuracy"] <= 1 and 0 <= metrics["val_accuracy"] <= 1
+    assert task.tier == "standard" and "images" not in task.provides  # Cutout/CutMix do not apply
+
+
+def test_noisy_task_corrupts_training_labels_only(tmp_path, monkeypatch):
+    from regsuite.suites.vision import tasks
+
+    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
+    mnist1d.load.cache_clear()
+
+    class Ctx:
+        def data_path(self, *parts):
+            return tmp_path.joinpath(*parts)
+
+    clean = tasks.MNIST1DMLP().splits(Ctx())
+    noisy = tasks.MNIST1DNoisyMLP().splits(Ctx())
+    mnist1d.load.cache_clear()
+    assert (noisy["train"][1] != clean["train"][1]).sum() == round(0.4 * 300)
+    assert (noisy["train"][0] == clean["train"][0]).all()
+    for split in ("val", "test"):
+        assert (noisy[split][1] == clean[split][1]).all()

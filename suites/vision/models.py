@@ -1,4 +1,4 @@
-"""Vision models: an MLP and a small CNN for 8x8 digits, a CIFAR CNN and a CIFAR ResNet-18."""
+"""Vision models: an MLP and a small CNN for 8x8 digits, MNIST-1D's MLP and 1-D CNN, a CIFAR CNN and a CIFAR ResNet-18."""
 
 from __future__ import annotations
 
@@ -21,6 +21,29 @@ def small_cnn(in_channels: int = 1, classes: int = 10, width: int = 16, image: i
         nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Linear(2 * width * (image // 2) ** 2, classes),
+    )
+
+
+def mlp1d(length: int = 40, hidden: int = 100, classes: int = 10):
+    """MNIST-1D MLP of Greydanus (2020): length-100-100-10 with ReLU."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(length, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(hidden, classes),
+    )
+
+
+def cnn1d(length: int = 40, width: int = 25, classes: int = 10):
+    """MNIST-1D CNN of Greydanus (2020): three conv1d (kernel 5, stride 2, padding 1) + ReLU, linear."""
+    from torch import nn
+
+    out = length
+    for _ in range(3):
+        out = (out + 2 - 5) // 2 + 1
+    return nn.Sequential(
+        nn.Conv1d(1, width, 5, 2, 1), nn.ReLU(), nn.Conv1d(width, width, 5, 2, 1), nn.ReLU(),
+        nn.Conv1d(width, width, 5, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(width * out, classes),
     )
 
 

@@ -1,11 +1,11 @@
-"""Vision tasks: digits (smoke), CIFAR-10 CNN (standard), CIFAR-10/100 ResNet-18 (full)."""
+"""Vision tasks: digits (smoke), MNIST-1D clean and with label noise (standard), CIFAR-10/100 (full)."""
 
 from __future__ import annotations
 
 from regsuite import Budget, Metric, Task
 from regsuite.loop import classification_metrics, infinite_batches, train_supervised
 
-from . import data, models
+from . import data, mnist1d, models
 
 CLASSIFICATION = frozenset({"classification", "images"})
 
@@ -115,6 +115,56 @@ class DigitsCNN(ImageClassificationTask):
         return models.small_cnn()
 
 
+class _MNIST1D(ImageClassificationTask):
+    """MNIST-1D (Greydanus 2020): 40-sample 1-D signals of ten digit templates, generated offline.
+
+    1-D signals, not images: image-only methods (Cutout, CutMix) do not apply.
+    """
+
+    tier = "standard"
+    provides = frozenset({"classification", "signals"})
+    batch_size = 100
+    noise_rate = 0.0
+
+    def splits(self, ctx):
+        out = mnist1d.splits(str(ctx.data_path("generated")))
+        if self.noise_rate:
+            x, y = out["train"]
+            out["train"] = (x, mnist1d.symmetric_noise(y, self.noise_rate, mnist1d.CLASSES, seed=1))
+        return out
+
+
+class MNIST1DMLP(_MNIST1D):
+    name = "mnist1d-mlp"
+    description = "MNIST-1D (4,000 train / 800 val / 1,200 test), MLP 40-100-100-10, 2,000 steps of batch 100."
+    budget = Budget(steps=2000, eval_every=250, log_every=50)
+
+    def make_model(self):
+        return models.mlp1d()
+
+
+class MNIST1DCNN(_MNIST1D):
+    name = "mnist1d-cnn"
+    description = "MNIST-1D (4,000 train / 800 val / 1,200 test), three-conv 1-D CNN (width 25), 1,500 steps of batch 100."
+    budget = Budget(steps=1500, eval_every=250, log_every=50)
+
+    def make_model(self):
+        return models.cnn1d()
+
+
+class MNIST1DNoisyMLP(_MNIST1D):
+    name = "mnist1d-noisy-mlp"
+    noise_rate = 0.4
+    description = (
+        "MNIST-1D with 40% symmetric label noise on the training labels only (validation and test "
+        "clean), MLP 40-100-100-10, 2,000 steps of batch 100."
+    )
+    budget = Budget(steps=2000, eval_every=250, log_every=50)
+
+    def make_model(self):
+        return models.mlp1d()
+
+
 class _Cifar(ImageClassificationTask):
     classes = 10
     batch_size = 128
@@ -130,7 +180,7 @@ class _Cifar(ImageClassificationTask):
 
 class Cifar10CNN(_Cifar):
     name = "cifar10-cnn"
-    tier = "standard"
+    tier = "full"
     description = "CIFAR-10, three-stage CNN with batch norm, crop+flip, 3,000 steps of batch 128."
     budget = Budget(steps=3000, eval_every=500, log_every=50)
 
@@ -161,4 +211,4 @@ class Cifar100ResNet18(_Cifar):
         return models.resnet18(100)
 
 
-ALL = [DigitsMLP, DigitsCNN, Cifar10CNN, Cifar10ResNet18, Cifar100ResNet18]
+ALL = [DigitsMLP, DigitsCNN, MNIST1DMLP, MNIST1DCNN, MNIST1DNoisyMLP, Cifar10CNN, Cifar10ResNet18, Cifar100ResNet18]
