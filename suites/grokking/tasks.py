@@ -1,0 +1,115 @@
+"""Grokking tasks: (a + b) mod p and (a * b) mod p with an embedding MLP (standard tier),
+and a small (a + b) mod 23 pipeline check (smoke).
+
+Every task declares a target (validation accuracy >= 0.95, checked every ``eval_every`` steps,
+the run ending when reached); the primary metric is the step at which it is first reached.
+A run that never reaches it is censored (``target_censored`` = 1, no ``steps_to_target``):
+see docs/metrics.md, "Time to target".
+"""
+
+from __future__ import annotations
+
+from regsuite import Budget, Metric, Task
+from regsuite.loop import classification_metrics, infinite_batches, train_supervised
+from regsuite.target import Target
+
+from . import data, models
+
+
+def cross_entropy(logits, batch):
+    """Cross-entropy, against ``batch["y_soft"]`` when a method set soft targets (mixup, smoothing)."""
+    import torch.nn.functional as F
+
+    if "y_soft" in batch:
+        return -(batch["y_soft"] * F.log_softmax(logits, -1)).sum(-1).mean()
+    return F.cross_entropy(logits, batch["y"])
+
+
+class ModularArithmetic(Task):
+    """Train on a fixed fraction of the table of (a op b) mod p; the rest is validation and test."""
+
+    suite = "grokking"
+    tier = "standard"
+    primary = Metric("steps_to_target", "min")
+    validation = Metric("val_accuracy", "max")
+    secondary = ("target_censored", "val_accuracy", "test_accuracy", "train_accuracy", "train_loss")
+    target = Target("val_accuracy", 0.95, "max", axis="steps", stop_early=True)
+    baseline = "adamw"
+    default_optimizer = "adamw"
+    provides = frozenset({"classification"})
+    # The usual grokking recipe: AdamW, beta2 0.98, large weight decay (Power et al. 2022 use 1).
+    hp_overrides = {"adamw": {"lr": 3e-3, "weight_decay": 1.0, "beta2": 0.98}}
+    p = 59
+    operation = "add"
+    train_fraction = 0.5
+    batch_size = 512
+    dim, hidden = 64, 256
+
+    def run(self, ctx):
+        import torch
+
+        arrays = data.splits(self.p, self.operation, self.train_fraction)
+        device = ctx.device
+        tensors = {k: (torch.from_numpy(data.one_hot(x, self.p)), torch.from_numpy(y)) for k, (x, y) in arrays.items()}
+        model = models.embedding_mlp(self.p, self.dim, self.hidden).to(device)
+        generator = torch.Generator().manual_seed(ctx.seed)
+        train_x, train_y = tensors["train"]
+        train = {"x": train_x, "y": train_y, "index": torch.arange(len(train_y))}
+        batches = infinite_batches(train, self.batch_size, generator, device)
+        evals = {k: (x.to(device), y.to(device)) for k, (x, y) in tensors.items() if k in ("val", "test")}
+
+        def evaluate(m):
+            return {split: classification_metrics(m, x, y) for split, (x, y) in evals.items()}
+
+        state, final = train_supervised(
+            ctx, model=model, batches=batches, budget=self.budget, forward=lambda m, b: m(b["x"]),
+            task_loss=cross_entropy, evaluate=evaluate, batch_size=self.batch_size, target=self.target,
+        )
+        on_train = classification_metrics(model, train_x.to(device), train_y.to(device))
+        metrics = {
+            "val_accuracy": final["val"]["accuracy"],
+            "val_loss": final["val"]["loss"],
+            "test_accuracy": final["test"]["accuracy"],
+            "test_loss": final["test"]["loss"],
+            "train_accuracy": on_train["accuracy"],
+            "train_loss": on_train["loss"],
+            **final["target"],
+        }
+        metrics.update(state.finish())
+        return metrics
+
+
+class ModAdd(ModularArithmetic):
+    name = "mod-add"
+    operation = "add"
+    description = (
+        "(a + b) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding MLP "
+        "(64-dim table, 256 hidden), batch 512, up to 4,000 steps; steps until val accuracy >= 0.95."
+    )
+    budget = Budget(steps=4000, eval_every=100, log_every=50)
+
+
+class ModMul(ModularArithmetic):
+    name = "mod-mul"
+    operation = "mul"
+    description = (
+        "(a * b) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding MLP "
+        "(64-dim table, 256 hidden), batch 512, up to 4,000 steps; steps until val accuracy >= 0.95."
+    )
+    budget = Budget(steps=4000, eval_every=100, log_every=50)
+
+
+class ModAddSmoke(ModularArithmetic):
+    name = "mod-add-smoke"
+    tier = "smoke"
+    p = 23
+    train_fraction = 0.7
+    dim, hidden = 32, 128
+    batch_size = 256
+    target = Target("val_accuracy", 0.9, "max", axis="steps", stop_early=True)
+    hp_overrides = {"adamw": {"lr": 1e-2, "weight_decay": 1.0, "beta2": 0.98}}
+    description = "(a + b) mod 23, 70% of the pairs for training, small embedding MLP, up to 1,000 steps: a pipeline check."
+    budget = Budget(steps=1000, eval_every=50, log_every=50)
+
+
+ALL = [ModAddSmoke, ModAdd, ModMul]
