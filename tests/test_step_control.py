@@ -34,8 +34,10 @@ def test_forward_gradient_is_the_directional_derivative_times_the_direction(regi
     vb = torch.randn((3,), generator=generator, dtype=torch.float64).numpy()
     gW, gb = grads(W0, B0)
     slope = (gW * vW).sum() + (gb * vb).sum()  # grad f . v, without backprop in the method
-    (got, _) = run(registry, "forward-grad", seed=seed)
+    (got, _) = run(registry, ("forward-grad", {"scale": 1.0}), seed=seed)
     assert_at(got, (W0 - LR * slope * vW, B0 - LR * slope * vb), rel=1e-8)
+    (got, _) = run(registry, "forward-grad", seed=seed)  # the default scale 0.01 multiplies the step
+    assert_at(got, (W0 - 0.01 * LR * slope * vW, B0 - 0.01 * LR * slope * vb), rel=1e-8)
 
 
 def test_grad_es_freezes_a_matrix_whose_mean_absolute_gradient_is_below_tau(registry):
