@@ -303,6 +303,95 @@ class LRBatchRule(Method):
         return None
 
 
+def norm_test_accumulation(sums, squares, count: int, micro_batch: int, eta: float, current: int, cap: int) -> int:
+    """The norm test's next accumulation count from ``count`` micro-batch gradients (sums and sums of squares).
+
+    Per-sample variance from the micro-batch means g_j (each the mean of B samples, so Var(g_j) = Sigma / B):
+    tr(Sigma) ~ B * sum_coords var_j(g_j) (unbiased); the test asks for b >= tr(Sigma) / (eta^2 ||g||^2),
+    g the mean of the g_j. Returns min(cap, max(current, ceil(b / B))): the batch never shrinks.
+    """
+    import math
+
+    trace, norm_sq = 0.0, 0.0
+    for s, q in zip(sums, squares):
+        mean = s / count
+        trace += float(((q - count * mean.square()) / (count - 1)).clamp_min(0).sum()) * micro_batch
+        norm_sq += float(mean.square().sum())
+    wanted = trace / (eta**2 * norm_sq) if norm_sq > 0 else math.inf
+    return min(cap, max(current, math.ceil(wanted / micro_batch)))
+
+
+class AdAdaGradBatch(Method):
+    """AdAdaGrad-style adaptive batch growth: the norm test grows the batch, by gradient accumulation.
+
+    The task's batch is the micro-batch (size B); an optimizer step averages a consecutive micro-batch
+    gradients g_1..g_a (effective batch a B), then the norm test sets
+    a <- min(max_accum, max(a, ceil(tr(Sigma) / (eta^2 ||g||^2) / B))), tr(Sigma) = B sum_coords var_j(g_j).
+    The run's budget stays in micro-batches (samples, as the paper's budgets), and the schedule
+    advances once per micro-batch (the paper's sample-based schedules). With the task's optimizer
+    this is AdAdaGrad when that optimizer is AdaGrad, and the same batch rule for any other.
+    """
+
+    name = "adadagrad-batch"
+    family = "procedure"
+    fidelity = Fidelity.adapted("the norm test of the authors' code (timlautk/AdAdaGrad) with their gradient-"
+                                "accumulation growth, but tr(Sigma) is estimated from the micro-batch gradients "
+                                "of the step (the code uses per-sample gradients), so a step averages at least 2 "
+                                "micro-batches; the test runs every step; batches are multiples of the task's")
+    citation = Citation("AdAdaGrad: Adaptive Batch Size Schemes for Adaptive Gradient Methods",
+                        "Tim Tsz-Kit Lau, Han Liu, Mladen Kolar", 2024, "https://arxiv.org/abs/2402.11215")
+    defaults = {"eta": 0.5, "start_accum": 2, "max_accum": 32}
+    space = {"eta": LogUniform(0.05, 2.0, limits=POSITIVE), "start_accum": IntRange(2, 8),
+             "max_accum": IntRange(2, 256, log=True)}
+
+    @hookimpl
+    def regsuite_run_start(self, model, state):
+        if self.hp["start_accum"] < 2 or self.hp["max_accum"] < self.hp["start_accum"]:
+            raise ValueError("adadagrad-batch needs 2 <= start_accum <= max_accum")
+        self.accum, self._count, self._sums, self._squares = self.hp["start_accum"], 0, None, None
+
+    @hookimpl
+    def regsuite_train_step(self, state):
+        import warnings
+
+        import torch
+
+        params = [p for p in state.model.parameters() if p.requires_grad]
+        state.zero_grad()
+        loss, _ = state.forward_loss(state.batch)
+        loss.backward()
+        with torch.no_grad():
+            grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+            if self._count == 0:
+                self._sums = grads
+                self._squares = [g.square() for g in grads]
+            else:
+                for s, q, g in zip(self._sums, self._squares, grads):
+                    s.add_(g)
+                    q.addcmul_(g, g)
+        self._count += 1
+        if self._count < self.accum:
+            if state.scheduler is not None:  # the schedule counts micro-batches (samples)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # stepping before the first optimizer step
+                    state.scheduler.step()
+            return loss
+        with torch.no_grad():
+            for p, s in zip(params, self._sums):
+                p.grad = s / self._count
+        state.transform_gradients()
+        state.optimizer_step()
+        micro_batch = len(state.batch["x"] if "x" in state.batch else next(iter(state.batch.values())))
+        self.accum = norm_test_accumulation(self._sums, self._squares, self._count, micro_batch, self.hp["eta"],
+                                            self.accum, self.hp["max_accum"])
+        self._count = 0
+        return loss
+
+    @hookimpl
+    def regsuite_run_end(self, model, state):
+        return {"final_batch_multiple": float(self.accum)}
+
+
 @hookimpl
 def regsuite_methods():
-    return [OptimisticAMSGrad, VarianceAdaptiveMuon, LRBatchRule]
+    return [OptimisticAMSGrad, VarianceAdaptiveMuon, LRBatchRule, AdAdaGradBatch]

@@ -135,3 +135,28 @@ def test_lr_batch_rule_scales_adam_by_the_square_root():
     g = grads[0]  # first Adam step: m_hat = g, v_hat = g^2; lr 1e-3 x sqrt(16 / 64)
     np.testing.assert_allclose(model[0].weight.detach().numpy(), w0 - 1e-3 * 0.5 * g / (np.abs(g) + 1e-8),
                                rtol=1e-10)
+
+
+def test_adadagrad_batch_averages_micro_batches_then_grows_by_the_norm_test(registry):
+    import math
+
+    import stepkit
+
+    eta = 0.5
+    state, model = stepkit.make_state(registry, ("adadagrad-batch", {"eta": eta, "start_accum": 2, "max_accum": 64}))
+    method = state.hooks.methods[0]
+    halves = [slice(0, 2), slice(2, 4)]
+    batches = [{"x": torch.tensor(stepkit.X[h]), "y": torch.tensor(stepkit.Y[h])} for h in halves]
+    state.train_step(batches[0])
+    np.testing.assert_allclose(stepkit.weights(model)[0], stepkit.W0)  # first micro-batch: no step yet
+    state.train_step(batches[1])
+    g = [stepkit.grads(stepkit.W0, stepkit.B0, stepkit.X[h], stepkit.Y[h]) for h in halves]
+    mean_w, mean_b = (g[0][0] + g[1][0]) / 2, (g[0][1] + g[1][1]) / 2
+    w, b = stepkit.weights(model)
+    np.testing.assert_allclose(w, stepkit.W0 - stepkit.LR * mean_w, rtol=1e-12)
+    np.testing.assert_allclose(b, stepkit.B0 - stepkit.LR * mean_b, rtol=1e-12)
+    # Two micro-batch means of B = 2 samples: unbiased variance (g1 - g2)^2 / 2 per coordinate, times B.
+    trace = 2 * sum(((g[0][i] - g[1][i]) ** 2 / 2).sum() for i in range(2))
+    wanted = trace / (eta**2 * ((mean_w**2).sum() + (mean_b**2).sum()))
+    assert method.accum == min(64, max(2, math.ceil(wanted / 2)))
+    assert method.accum > 2  # these gradients disagree: the test asks for a larger batch
