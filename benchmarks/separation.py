@@ -1,0 +1,106 @@
+"""Does a task separate methods? Three figures per task from a results directory (issue 15).
+
+    python benchmarks/separation.py /tmp/sep-vision [--metric NAME] [--task SUITE/NAME ...]
+
+Per task, over the methods with at least two seeds (reference rows left out):
+
+(a) range of the method means / median across-seed standard deviation (target >= 10);
+(b) share of method pairs whose difference is significant: Welch's t-test, Holm-corrected over
+    all pairs of the task, alpha 0.05 (target >= 25%);
+(c) number of significance groups: distinct ranks, a method's rank being 1 + the number of
+    methods significantly better than it (``regsuite.stats.dominance_ranks``) (target >= 3).
+
+Time-to-target metrics (``*_to_target``): a censored run has no value. Methods whose seeds all
+reached the target enter (a)-(c); the others are listed with their count of censored seeds, and
+a method censored in every seed, being slower than every method that always reached it within
+the same budget, adds one group to (c) ("groups incl. never").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from itertools import combinations
+
+
+def task_samples(df, metric: str | None):
+    """{task: (metric, direction, {method: [values]}, {method: (censored, n)})} from a runs table."""
+    out = {}
+    for task, rows in df.groupby("task"):
+        name = metric or rows["primary_metric"].iloc[0]
+        direction = rows["primary_direction"].iloc[0] if metric is None else ("min" if name.endswith("_to_target") or "loss" in name else "max")
+        samples, censored = {}, {}
+        for method, group in rows.groupby("method"):
+            values, n_censored, n = [], 0, 0
+            for _, row in group.iterrows():
+                m = json.loads(row["metrics"]) if row["metrics"] else {}
+                if m.get("target_censored") == 1.0 and name.endswith("_to_target"):
+                    n_censored, n = n_censored + 1, n + 1  # a censored run, whatever status it got
+                elif row["status"] == "ok" and name in m and math.isfinite(m[name]):
+                    values.append(float(m[name]))
+                    n += 1
+            if n_censored:
+                censored[method] = (n_censored, n)
+            elif len(values) >= 2:
+                samples[method] = values
+        out[task] = (name, direction, samples, censored)
+    return out
+
+
+def figures(samples: dict[str, list[float]], direction: str, alpha: float = 0.05) -> dict:
+    from regsuite.stats import dominance_ranks, holm, welch_p
+
+    means = {k: statistics.fmean(v) for k, v in samples.items()}
+    sds = [statistics.stdev(v) for v in samples.values()]
+    median_sd = statistics.median(sds) if sds else math.nan
+    spread = max(means.values()) - min(means.values()) if means else math.nan
+    pairs = list(combinations(samples, 2))
+    adjusted = holm([welch_p(samples[a], samples[b]) for a, b in pairs])
+    significant = sum(1 for p in adjusted if not math.isnan(p) and p < alpha)
+    ranks = dominance_ranks(samples, direction, alpha)
+    return {
+        "methods": len(samples),
+        "range_over_sd": spread / median_sd if median_sd and median_sd > 0 else math.inf,
+        "significant_pairs": significant / len(pairs) if pairs else math.nan,
+        "groups": len(set(ranks.values())),
+        "means": means,
+        "ranks": ranks,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results_dir")
+    parser.add_argument("--metric", help="metric to score (default: each task's primary)")
+    parser.add_argument("--task", action="append", help="only these tasks (suite/name)")
+    parser.add_argument("--exclude", action="append", default=[], help="methods to leave out (reference rows)")
+    args = parser.parse_args(argv)
+    from regsuite.store import Store
+
+    df = Store(args.results_dir).runs()
+    if df.empty:
+        print(f"error: no runs in {args.results_dir}", file=sys.stderr)
+        return 2
+    df = df[~df["method"].isin(args.exclude)]
+    if args.task:
+        df = df[df["task"].isin(args.task)]
+    for task, (name, direction, samples, censored) in task_samples(df, args.metric).items():
+        f = figures(samples, direction)
+        never = sum(1 for c, n in censored.values() if c == n)
+        print(f"{task}  [{name}, {direction}]  methods={f['methods']}  (a) range/median sd = {f['range_over_sd']:.1f}  "
+              f"(b) significant pairs = {100 * f['significant_pairs']:.0f}%  (c) groups = {f['groups']}"
+              + (f" (incl. never: {f['groups'] + (1 if never else 0)})" if censored else ""))
+        order = sorted(f["means"], key=lambda k: f["means"][k], reverse=direction == "max")
+        for k in order:
+            vals = samples[k]
+            print(f"    {k:28s} {f['means'][k]:10.4f} ± {statistics.stdev(vals):.4f}  rank {f['ranks'][k]}  n={len(vals)}")
+        for k, (c, n) in sorted(censored.items()):
+            print(f"    {k:28s} censored in {c}/{n} seeds")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
