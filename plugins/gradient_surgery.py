@@ -155,6 +155,7 @@ class MedianGradient(Method):
     fidelity = Fidelity.reconstructed("from the abstract and the brief: the median across samples of the "
                                       "paper's framework, coordinate-wise, over M microbatches (M = 8 our "
                                       "choice); its across-iterations estimators are not implemented")
+    requires = frozenset({"classification"})  # microbatches are rows of batch["y"]
     defaults = {"microbatches": 8}
     space = {"microbatches": IntRange(3, 16, limits=Limits(2))}
 
