@@ -98,8 +98,9 @@ def test_va_muon_two_steps_on_the_hidden_matrix(variant):
         m = 0.9 * m + 0.1 * g
         m_til = g + 0.9 / 0.1 * m / (1 - 0.9**t)
         gam_hat = gam / (1 - 0.9**t)
-        denom = m_til**2 + 0.5 * gam_hat if variant == "nsr" else gam_hat
-        w = w * (1 - 0.05 * 0.1) - 0.05 * _polar(m_til / np.sqrt(denom + 1e-8))
+        root = np.sqrt(m_til**2 + 0.5 * gam_hat if variant == "nsr" else gam_hat)
+        scale = 0.2 * np.sqrt(3)  # the authors' 0.2 sqrt(max(rows, cols))
+        w = w * (1 - 0.05 * 0.1) - 0.05 * scale * _polar(m_til / (root + 1e-8))
         np.testing.assert_allclose(model[0].weight.detach().numpy(), w, rtol=1e-6, atol=1e-9)
 
 
