@@ -123,19 +123,21 @@ class DCTGaLore(Method):
     I = top-r columns j by ||(G Q)_{:, j}||_1, P = Q[:, I];  then GaLore's step with P:
     R = G P;  Adam moments on R;  W <- W - lr * alpha * (m_hat / (sqrt(v_hat) + eps)) P^T.
     Implementation: ``pytorch_optimizer.GaLore`` with :class:`DCTProjector` (own code) in
-    place of its SVD projector; same groups and defaults as ``galore``.
+    place of its SVD projector; same groups and defaults as ``galore`` except alpha = 1 (the
+    authors' DCTAdamW has no scale factor).
     """
 
     name = "dct-galore"
     family = "optimizer"
-    fidelity = Fidelity.adapted("the paper's DCT basis and alignment ranking (L1 norm of G Q's columns, as in the "
-                                "authors' later FFT version) inside the pinned library's GaLore Adam; the later "
-                                "version's moment rotation and error feedback are not used; rank = rank_frac of "
-                                "the smaller side")
+    fidelity = Fidelity.adapted("the projection of the authors' DCTAdamW (IST-DASLab/ISTA-DASLab-Optimizers, "
+                                "their defaults: L1 ranking, no moment rotation, no error feedback, no scale) "
+                                "inside the pinned library's GaLore Adam, which adds eps to sqrt(v) before the "
+                                "bias correction and decays after the step (theirs: eps scaled by sqrt(1-b2^t), "
+                                "decay first); rank = rank_frac of the smaller side (theirs a fixed rank)")
     citation = Citation("SVD-Free Low-Rank Adaptive Gradient Optimization for Large Language Models",
                         "Ionut-Vlad Modoranu, Mher Safaryan, Erik Schultheis, Dan Alistarh", 2025,
                         "https://arxiv.org/abs/2505.17967")
-    defaults = dict(GaLore.defaults)
+    defaults = dict(GaLore.defaults, scale=1.0)  # the authors' DCTAdamW projects back without a scale factor
     space = dict(GaLore.space)
 
     @hookimpl
