@@ -55,7 +55,7 @@ from .store_files import (  # noqa: F401  (re-exported: the schema is part of th
     atomic_write, curves_table, list_files, metrics_json, read_curves_file, read_runs_file, runs_table,
 )
 
-COMPACT_AT = 256  # small files per table before an append merges them
+COMPACT_AT = 32  # small files per table before an append merges them (a fresh reader validates each)
 STALE_S = 600.0  # a temporary or orphan file this old (or whose writer died) is a leftover of a killed process
 
 
@@ -66,6 +66,7 @@ class Store:
     compact_at: int = COMPACT_AT
     stale_s: float = STALE_S
     _latest: dict = field(default_factory=dict, repr=False)  # run_id -> (finished_at, status)
+    _finished: set = field(default_factory=set, repr=False)  # run ids whose latest status is finished
     _known: dict = field(default_factory=dict, repr=False)  # file name -> (size, mtime_ns) already noted
     _tidied: bool = field(default=False, repr=False)
 
@@ -160,11 +161,12 @@ class Store:
         """
         tables = self._runs_tables(set(run_ids) if run_ids is not None else None)
         table = pa.concat_tables(tables) if tables else RUNS_SCHEMA.empty_table()
+        import pyarrow.compute as pc
+
+        if table.num_rows and pc.count_distinct(table.column("run_id")).as_py() < table.num_rows:
+            table = _latest_rows(table)  # only when some run has several rows (compaction removes them)
         df = table.to_pandas()
         df["metrics"] = metrics_json(table.column("metrics"))
-        if len(df):
-            df = df.sort_values("finished_at", kind="stable").drop_duplicates("run_id", keep="last")
-            df = df.reset_index(drop=True)
         return df
 
     def curves(self, run_ids=None):
@@ -198,15 +200,29 @@ class Store:
 
         self.tidy()
         refresh(self)
-        return {run_id for run_id, (_, status) in self._latest.items() if status in FINISHED}
+        return set(self._finished)
 
     def _note(self, run_id, status, finished_at) -> None:
         if run_id not in self._latest or (finished_at or "") >= (self._latest[run_id][0] or ""):
             self._latest[run_id] = (finished_at, status)
+            if status in FINISHED:
+                self._finished.add(run_id)
+            else:
+                self._finished.discard(run_id)
 
     def _problem(self, text: str) -> None:
         if text not in self.problems:
             self.problems.append(text)
+
+
+def _latest_rows(table: pa.Table) -> pa.Table:
+    """One row per run_id: the one that finished last (ties: the later file), in finishing order."""
+    import pandas as pd
+
+    keys = pd.DataFrame({"run_id": table.column("run_id").to_pylist(),
+                         "finished_at": table.column("finished_at").to_pylist()})
+    keep = keys.sort_values("finished_at", kind="stable").drop_duplicates("run_id", keep="last").index
+    return table.take(pa.array(keep, pa.int64()))
 
 
 class Claim:

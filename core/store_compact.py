@@ -35,7 +35,7 @@ try:
 except ImportError:
     fcntl = None
 
-SMALL_BYTES = 8 * 2**20  # automatic compaction merges only files smaller than this (bounded work per merge)
+SMALL_ROWS = 5_000  # automatic compaction merges only files with fewer rows (bounded work per merge)
 
 
 class _Lock:
@@ -81,12 +81,18 @@ def _merged_name(inputs: list[Path]) -> str:
 
 
 def _dedupe_latest(table: pa.Table) -> pa.Table:
-    import pandas as pd
+    from .store import _latest_rows
 
-    keys = pd.DataFrame({"run_id": table.column("run_id").to_pandas(),
-                         "finished_at": table.column("finished_at").to_pandas()})
-    keep = keys.sort_values("finished_at", kind="stable").drop_duplicates("run_id", keep="last").index
-    return table.take(pa.array(sorted(keep), pa.int64()))
+    return _latest_rows(table)
+
+
+def _small(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows < SMALL_ROWS
+    except (OSError, pa.ArrowException):
+        return True  # unreadable: let the validating reader report it
 
 
 def compact(store, full: bool = True) -> dict | None:
@@ -101,7 +107,7 @@ def compact(store, full: bool = True) -> dict | None:
     try:
         report = {"runs": (0, 0), "curves": (0, 0), "orphans": 0}
         run_ids = set()
-        files = [p for p in list_files(store.root / "runs", store._problem) if full or _size(p) < SMALL_BYTES]
+        files = [p for p in list_files(store.root / "runs", store._problem) if full or _small(p)]
         tables, used, damaged = [], [], False
         for path in files:
             table, problem = read_runs_file(path)
@@ -141,7 +147,7 @@ def _compact_curves(store, run_ids: set, full: bool, runs_unsure: bool) -> tuple
     now = time.time()
     tables, used, orphans = [], [], 0
     for path in list_files(store.root / "curves", store._problem):
-        if not full and _size(path) >= SMALL_BYTES:
+        if not full and not _small(path):
             continue
         table, problem = read_curves_file(path)
         if problem:
@@ -220,7 +226,7 @@ def remove_leftovers(store) -> None:
     curves = store.root / "curves"
     if not curves.is_dir():
         return
-    stale = [p for p in list_files(curves) if now - _mtime(p) > store.stale_s and _size(p) < SMALL_BYTES]
+    stale = [p for p in list_files(curves) if now - _mtime(p) > store.stale_s and _small(p)]
     if not stale:
         return
     from .store_index import refresh

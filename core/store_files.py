@@ -143,14 +143,40 @@ def curves_table(rows: list[dict]) -> pa.Table:
 
 
 def metrics_json(column) -> list:
-    """The typed metrics column as canonical JSON text per row (what in-process readers parse)."""
-    out = []
-    for entries in column.to_pylist():
-        out.append(None if entries is None else json.dumps(dict(entries), sort_keys=True))
-    return out
+    """The typed metrics column as JSON text per row (what in-process readers parse), keys sorted.
+
+    Built with Arrow's vectorized string kernels (a Python loop over 100,000 rows costs seconds); numbers are
+    Arrow's shortest round-trip form (integral values keep a ``.0``), non-finite ones ``NaN``/``Infinity``.
+    """
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(arr) == 0:
+        return []
+    keys, items = arr.keys, arr.items
+    encoded = keys.dictionary_encode()
+    names = pa.array([json.dumps(k) for k in encoded.dictionary.to_pylist()], pa.string())
+    key_text = names.take(encoded.indices)
+    num = pc.cast(items, pa.string())
+    num = pc.if_else(pc.match_substring_regex(num, r"^-?[0-9]+$"), pc.binary_join_element_wise(num, ".0", ""), num)
+    num = pc.if_else(pc.is_nan(items), "NaN", num)
+    num = pc.if_else(pc.equal(items, math.inf), "Infinity", num)
+    num = pc.if_else(pc.equal(items, -math.inf), "-Infinity", num)
+    entries = pc.binary_join_element_wise(key_text, num, ": ")
+    lists = pa.ListArray.from_arrays(arr.offsets, entries)
+    body = pc.binary_join(lists, ", ")
+    text = pc.binary_join_element_wise("{", body, "}", "")
+    return pc.if_else(arr.is_null(), pa.scalar(None, pa.string()), text).to_pylist()
 
 
 # ------------------------------------------------------------------ read
+
+
+def read_parquet(path: Path) -> pa.Table:
+    """A whole file, without pyarrow's dataset layer (whose first use costs a second of imports) or threads
+    (3x faster on the small files a store mostly holds)."""
+    with pq.ParquetFile(path, pre_buffer=False) as pf:
+        return pf.read(use_threads=False)
 
 
 def list_files(directory: Path, report=None) -> list[Path]:
@@ -235,7 +261,7 @@ def read_runs_file(path: Path) -> tuple[pa.Table | None, str | None]:
     if path.suffix != ".parquet":
         return None, "is not a Parquet file"
     try:
-        raw = pq.read_table(path)
+        raw = read_parquet(path)
     except FileNotFoundError:
         return None, "vanished"
     except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
@@ -265,7 +291,7 @@ def read_curves_file(path: Path) -> tuple[pa.Table | None, str | None]:
     if path.suffix != ".parquet":
         return None, "is not a Parquet file"
     try:
-        raw = pq.read_table(path)
+        raw = read_parquet(path)
     except FileNotFoundError:
         return None, "vanished"
     except (pa.ArrowException, OSError, KeyError, ValueError) as exc:

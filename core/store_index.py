@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .store_files import list_files, read_runs_file, tmp_name
+from .store_files import FINISHED, list_files, read_parquet, read_runs_file, tmp_name
 
 INDEX = ".index.parquet"
 INDEX_ROWS = 1000  # files with more rows than this get an index entry
@@ -27,33 +27,39 @@ SCHEMA = pa.schema([("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa
                     ("status", pa.string()), ("finished_at", pa.string())])
 
 
+ROWS = ("run_id", "status", "finished_at")
+
+
 def load(runs_dir: Path) -> dict:
-    """file name -> ((size, mtime_ns), [(run_id, status, finished_at), ...]); empty if absent or unreadable."""
+    """file name -> ((size, mtime_ns), table of run_id, status, finished_at); empty if absent or unreadable."""
+    import pyarrow.compute as pc
+
     try:
-        table = pq.read_table(runs_dir / INDEX)
+        table = read_parquet(runs_dir / INDEX)
         if table.schema.names != SCHEMA.names:
             return {}
     except (OSError, pa.ArrowException):
         return {}
     out: dict = {}
-    cols = [table.column(n).to_pylist() for n in SCHEMA.names]
-    for name, size, mtime, run_id, status, finished in zip(*cols):
-        entry = out.setdefault(name, ((size, mtime), []))
-        entry[1].append((run_id, status, finished))
+    files = table.column("file")
+    for name in pc.unique(files).to_pylist():
+        part = table.filter(pc.equal(files, name))
+        out[name] = ((part.column("size")[0].as_py(), part.column("mtime_ns")[0].as_py()), part.select(list(ROWS)))
     return out
 
 
 def save(runs_dir: Path, index: dict) -> None:
     """Write the index atomically; a read-only or full directory just goes without one."""
-    cols = {n: [] for n in SCHEMA.names}
+    parts = []
     for name, ((size, mtime), rows) in sorted(index.items()):
-        for run_id, status, finished in rows:
-            for key, value in zip(SCHEMA.names, (name, size, mtime, run_id, status, finished)):
-                cols[key].append(value)
+        n = rows.num_rows
+        parts.append(pa.table({"file": pa.array([name] * n, pa.string()), "size": pa.array([size] * n, pa.int64()),
+                               "mtime_ns": pa.array([mtime] * n, pa.int64()),
+                               **{c: rows.column(c) for c in ROWS}}, schema=SCHEMA))
     final = runs_dir / INDEX
     tmp = tmp_name(final)
     try:
-        pq.write_table(pa.Table.from_pydict(cols, schema=SCHEMA), tmp)
+        pq.write_table(pa.concat_tables(parts) if parts else SCHEMA.empty_table(), tmp)
         tmp.replace(final)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -67,8 +73,30 @@ def stat(path: Path):
     return (st.st_size, st.st_mtime_ns)
 
 
-def entry_rows(table: pa.Table) -> list:
-    return list(zip(*(table.column(c).to_pylist() for c in ("run_id", "status", "finished_at"))))
+def entry_rows(table: pa.Table) -> pa.Table:
+    return table.select(list(ROWS))
+
+
+def note_all(store, tables: list) -> None:
+    """Note the rows of ``tables`` (run_id, status, finished_at) in ``store``: in bulk for a fresh store."""
+    if not tables:
+        return
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if store._latest or table.num_rows < 1000:
+        for run_id, status, finished in zip(*(table.column(c).to_pylist() for c in ROWS)):
+            store._note(run_id, status, finished)
+        return
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(table.column("run_id")).as_py() < table.num_rows:
+        from .store import _latest_rows
+
+        table = _latest_rows(table)  # the rule of _note: the row that finished last
+    ids = table.column("run_id")
+    store._latest = dict(zip(ids.to_pylist(), zip(table.column("finished_at").to_pylist(),
+                                                  table.column("status").to_pylist())))
+    done = pc.is_in(table.column("status"), value_set=pa.array(list(FINISHED), pa.string()))
+    store._finished = set(pc.filter(ids, done).to_pylist())
 
 
 def refresh(store) -> None:
@@ -96,6 +124,7 @@ def _refresh_once(store) -> bool:
         return vanished
     index = load(runs_dir)
     changed = False
+    found = []
     for path in new:
         entry = index.get(path.name)
         if entry is not None and tuple(entry[0]) == stats[path.name]:
@@ -110,12 +139,12 @@ def _refresh_once(store) -> bool:
                 store._known[path.name] = stats[path.name]
                 continue
             rows = entry_rows(table)
-            if len(rows) > INDEX_ROWS:
+            if rows.num_rows > INDEX_ROWS:
                 index[path.name] = (stats[path.name], rows)
                 changed = True
-        for run_id, status, finished in rows:
-            store._note(run_id, status, finished)
+        found.append(rows)
         store._known[path.name] = stats[path.name]
+    note_all(store, found)
     gone = [name for name in index if name not in stats]
     for name in gone:
         del index[name]
