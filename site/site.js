@@ -16,6 +16,25 @@
     saveState();
   }
 
+  // A table wider than its wrapper scrolls inside it; keyboard users must be able to reach and scroll it.
+  function markScrollable() {
+    each(document.querySelectorAll(".scroll"), function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        var caption = box.querySelector("caption");
+        box.setAttribute("aria-label", "scrollable table" + (caption ? ": " + caption.textContent : ""));
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollable();
+  window.addEventListener("resize", markScrollable);
+  document.addEventListener("toggle", markScrollable, true);  // a table inside <details> opened
+
   // ------------------------------------------------------------------ sortable tables
   function cellKey(row, index, numeric) {
     var cell = row.cells[index];
