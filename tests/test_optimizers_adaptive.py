@@ -161,3 +161,10 @@ def test_adadagrad_batch_averages_micro_batches_then_grows_by_the_norm_test(regi
     wanted = trace / (eta**2 * ((mean_w**2).sum() + (mean_b**2).sum()))
     assert method.accum == min(64, max(2, math.ceil(wanted / 2)))
     assert method.accum > 2  # these gradients disagree: the test asks for a larger batch
+
+
+def test_methods_declare_valid_metadata_and_are_registered(registry):
+    for cls in ada.regsuite_methods():
+        assert cls.metadata_problems() == [], cls.name
+        assert cls.fidelity is not None and cls.citation is not None
+        assert registry.method(cls.name) is cls

@@ -139,3 +139,10 @@ def test_lawn_without_free_phase_keeps_the_initial_norms():
     assert float(model[0].weight.detach().norm()) != pytest.approx(c, rel=1e-6)
     method.regsuite_after_step(model, types.SimpleNamespace(step=0))
     assert float(model[0].weight.detach().norm()) == pytest.approx(c, rel=1e-12)
+
+
+def test_methods_declare_valid_metadata_and_are_registered(registry):
+    for cls in proj.regsuite_methods():
+        assert cls.metadata_problems() == [], cls.name
+        assert cls.fidelity is not None and cls.citation is not None
+        assert registry.method(cls.name) is cls
