@@ -138,6 +138,8 @@ def compact(store, full: bool = True) -> dict | None:
 def _index_merged(store, path: Path, table: pa.Table) -> None:
     from . import store_index
 
+    if table.num_rows <= store_index.INDEX_ROWS:  # small files are cheap to validate directly
+        return
     index = store_index.load(store.root / "runs")
     index[path.name] = (store_index.stat(path), store_index.entry_rows(table))
     store_index.save(store.root / "runs", index)

@@ -101,7 +101,8 @@ def atomic_write(table: pa.Table, directory: Path, prefix: str, name: bytes, fin
     meta = dict(table.schema.metadata or {})
     meta.update({META_VERSION: SCHEMA_VERSION.encode(), META_TABLE: name})
     table = table.replace_schema_metadata(meta)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    ns = time.time_ns()  # names sort in writing order (curves: the later file wins), to the nanosecond
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}"
     final = directory / (final_name or f"{prefix}-{stamp}-{uuid.uuid4().hex[:12]}.parquet")
     tmp = tmp_name(final)
     try:

@@ -417,3 +417,16 @@ def test_site_build_names_a_file_with_a_malformed_json_cell_and_builds_from_the_
     assert res.exit_code == 0, res.output
     assert f"warning: {victim} has text that is not JSON in the column 'hparams'" in res.stderr
     assert "Traceback" not in res.output and (tmp_path / "site" / "index.html").is_file()
+
+
+def test_results_compact_command(tmp_path):
+    store = Store(tmp_path, compact_at=0)
+    for i in range(3):
+        store.append([_run(f"r{i}", i / 10, f"2026-01-0{i + 1}")], [{"run_id": f"r{i}", "step": 1, "value": 1.0}])
+    store.append([_run("r0", 0.5, "2026-01-09")])  # r0 again, finished later: its newer row is kept
+    res = CliRunner().invoke(cli, ["results", "compact", "--results", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ("runs: 4 files merged into 3 rows; curves: 3 files merged into 3 rows; "
+                          "0 orphan curves files removed\n")
+    assert len(list((tmp_path / "runs").glob("runs-*.parquet"))) == 1
+    assert Store(tmp_path).runs().set_index("run_id").loc["r0", "primary_value"] == 0.5
