@@ -11,7 +11,8 @@ versions are never averaged together), per logged series (split and metric), per
 A series logged once per run (a final diagnostic) is marked ``single`` and drawn as bars with
 the seed range, not as a line. Past ten methods, colours repeat with a new marker and dash, so
 every trace stays distinguishable. Values are rounded to 5 significant digits: the page carries
-what the eye can read, the Parquet download carries the rest.
+what the eye can read, and a trace keeps at most :data:`MAX_POINTS` evenly spread steps (the last
+always among them); the Parquet download carries the rest.
 
 The selectors (board, series, x axis) replace one plot per series: one domain-generalization
 page used to carry 93 plots and 2.4 MB.
@@ -39,6 +40,18 @@ def style(i: int) -> dict:
     cycle = i // len(PALETTE)
     return {"color": PALETTE[i % len(PALETTE)], "symbol": SYMBOLS[cycle % len(SYMBOLS)],
             "dash": DASHES[cycle % len(DASHES)]}
+
+
+MAX_POINTS = 120  # per trace: more than a plot's width can show on a phone
+
+
+def thin(steps: list, max_points: int = MAX_POINTS) -> list[int]:
+    """Indices of at most ``max_points`` evenly spread points of ``steps``, always keeping the last."""
+    n = len(steps)
+    if n <= max_points:
+        return list(range(n))
+    picked = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+    return picked
 
 
 def _r(x) -> float | None:
@@ -84,14 +97,16 @@ def task_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, list[dict
                 if single:  # one value per run: its last logged value
                     line = line.sort_values("step").groupby("run_id").tail(1).assign(step=0)
                 g = line.groupby("step", sort=True)
-                stats = g["value"].agg(["mean", "min", "max"])
+                stats = g["value"].agg(["mean", "min", "max"]).assign(wall=g["wall_s"].mean(),
+                                                                      tokens=g["tokens_at"].mean())
+                stats = stats.iloc[thin(list(stats.index))]
                 traces.append({
                     "name": label_text(method),  # for plotly (entity-escaped)
                     "label": method,  # for the table alternative (set as text, never markup)
                     "n": int(line["run_id"].nunique()),
                     "step": [int(s) for s in stats.index],
-                    "wall": [_r(v) for v in g["wall_s"].mean()],
-                    "tokens": [_r(v) for v in g["tokens_at"].mean()] if has_tokens else None,
+                    "wall": [_r(v) for v in stats["wall"]],
+                    "tokens": [_r(v) for v in stats["tokens"]] if has_tokens else None,
                     "mean": [_r(v) for v in stats["mean"]],
                     "lo": [_r(v) for v in stats["min"]],
                     "hi": [_r(v) for v in stats["max"]],

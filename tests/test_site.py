@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -143,3 +144,190 @@ def test_cli_builds_and_refuses_bad_input(site, tmp_path):
                                      str(tmp_path / "o2")])
         assert result.exit_code == 2
         assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
+
+
+# ------------------------------------------------------------------ issue 17: what the pages say, by hand
+
+
+def _text(path) -> str:
+    """A page's visible text, whitespace collapsed (script elements dropped)."""
+    raw = re.sub(r"<script.*?</script>", "", path.read_text(), flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", raw)))
+
+
+def test_the_reproduce_command_names_every_non_default_hyperparameter():
+    from regsuite.site.provenance import bench_command, hp_overrides
+
+    defaults = {"sgd": {"lr": 0.1, "momentum": 0.9}}
+    chosen = {"sgd": {"lr": 0.05, "momentum": 0.9}, "sam": {"rho": 0.1, "adaptive": False}}
+    assert hp_overrides(chosen, defaults) == ["sam.adaptive=false", "sam.rho=0.1", "sgd.lr=0.05"]
+    assert hp_overrides(chosen, None) == ["sam.adaptive=false", "sam.rho=0.1", "sgd.lr=0.05", "sgd.momentum=0.9"]
+    assert bench_command("vision/mnist1d-mlp", "standard", "sam", 5, ["sgd.lr=0.05"]) == (
+        "regsuite bench --tier standard --task vision/mnist1d-mlp --method sam --seeds 5 --hp sgd.lr=0.05")
+    # A hostile name stays one shell word.
+    assert bench_command("s/t", "smoke", "x; rm -rf ~", 3, []).endswith("--method 'x; rm -rf ~' --seeds 3")
+
+
+def test_task_rows_carry_their_command_cost_machine_and_dirty_flag(site):
+    out, _ = site
+    tuned = _text(out / "tasks" / "suite0--task-tuned.html")
+    # defaults track: lr 0.1 is the default, nothing to override; the tuned row selected lr 0.05.
+    assert "regsuite bench --tier full --task suite0/task-tuned --method sgd --seeds 2 copy" in tuned
+    assert "regsuite bench --tier full --task suite0/task-tuned --method sgd --seeds 2 --hp sgd.lr=0.05 copy" in tuned
+    big = (out / "tasks" / "suite0--task-big.html").read_text()
+    row = re.search(r'<tr data-method="adamw">(.*?)</tr>', big, re.S).group(1)
+    # adamw steps 2 ms against sgd's 1 ms; wall time is 0.1 x step time in the fixture.
+    assert "2.00×" in row and "cpu (synthetic) · synthetic CPU" in row and "dirty tree" in row
+    assert 'href="../data/tasks/suite0--task-big.parquet"' in row
+    assert "dirty tree" not in re.search(r'<tr data-method="sgd">(.*?)</tr>', big, re.S).group(1)
+    rows = pd.read_parquet(out / "data" / "tasks" / "suite0--task-big.parquet")
+    assert sorted(rows["run_id"]) == sorted(f"std-{m}-{s}" for m in ("sgd", "adamw", "tied") for s in range(3))
+
+
+def test_recorded_metrics_time_to_target_and_domain_tables(site):
+    text = _text(site[0] / "tasks" / "suite0--task-big.html")
+    # test_ece 0.10/0.11/0.12: mean 0.11, half-width t(0.975, 2) x 0.01 / sqrt(3) = 4.3027 x 0.005774 = 0.0248.
+    assert "Method test_ece adamw 0.1100 ± 0.0248" in text
+    # Medians with censored seeds as +inf: adamw {40, 50, inf} -> 50; sgd {80, inf, inf} -> inf (not reached).
+    assert "adamw steps 2/3 seeds 50 steps" in text
+    assert "sgd steps 1/3 seeds not reached in 100 steps" in text
+    assert "tied steps 3/3 seeds 95 steps" in text
+    # Domain A: 0.60/0.61/0.62 -> 61.0 ± 2.4841 (%); oracle's domain B is 0.82/0.83/0.84 -> 83.0.
+    assert "model selection: training-domain validation Method A B Avg Worst adamw 61.0000 ± 2.4841 81.0000" in text
+    assert "model selection: test-domain oracle Method A B Avg Worst adamw 61.0000 ± 2.4841 83.0000" in text
+    assert "after \\ on 1 2 1 0.900 0.000 2 0.500 0.950" in text  # the accuracy matrix's table alternative
+
+
+def test_tuning_budget_curve_and_selected_hyperparameters(site):
+    out, _ = site
+    text = _text(out / "tasks" / "suite0--task-tuned.html")
+    # Trials (val, test): (0.6, 0.65), (0.7, 0.72). k=1: mean test 0.685; k=2: the better validation, 0.72.
+    assert "Method k=1 k=2 sgd 0.685 0.72" in text
+    method = _text(out / "methods" / "sgd.html")
+    assert "suite0/task-tuned tuned:sobol-2 2 sgd.lr=0.05 val_accuracy 0.7" in method
+    assert "Fidelity faithful (paper)" in method and "Update: w <- w - lr * g." in method
+
+
+def test_claims_page_and_method_page_show_verdicts(site):
+    out, _ = site
+    text = _text(out / "claims.html")
+    # 100 x (adamw - sgd) = 5 points; half-width sqrt(2) x 4.3027 x 1 / sqrt(3) = 3.513: 1.49 to 8.51 > 0 and
+    # reaching the claimed 5: consistent. The ImageNet claim names no task here.
+    assert "five points more accurate accuracy delta at least 5 a made-up setting suite0/task-big vs sgd 5 (1.49 to 8.51), n=3" in text
+    assert "1 consistent 0 smaller 0 not reproduced 2 not measurable here" in text
+    assert "twice as fast on ImageNet" in _text(out / "methods" / "adamw.html")
+
+
+def test_overview_cards_coverage_and_idle_methods(site):
+    text = _text(site[0] / "index.html")
+    # The card reads the standard board (not smoke): adamw best on task-big; Welch 95% interval of
+    # 0.76 - 0.71: 0.05 ± t(0.975, 4) x sqrt(2 x 0.0001 / 3) = 0.05 ± 0.02267, over sgd's 0.71 in %.
+    assert "tier standard · version 2 · protocol default Largest performance-profile area: adamw (1.00;" in text
+    assert "adamw vs sgd: ▲ +7.04% (95% CI +3.85% to +10.24%), step time 2.00×" in text
+    assert "Method suite0 Suites" in text and "tied 1/4 standard 1" in text and "sgd 4/4 full, smoke, standard 1" in text
+    assert "installed methods without results" not in text  # every fixture method has results
+
+
+def test_idle_methods_sit_behind_a_toggle(tmp_path):
+    from site_results import Sgd
+
+    class Idle(Sgd):
+        """A method nobody ran."""
+
+        name = "idle"
+
+    write_results(tmp_path / "results")
+    reg = registry()
+    reg.methods["idle"] = Idle
+    build_site([tmp_path / "results"], tmp_path / "out", registry=reg)
+    page = (tmp_path / "out" / "index.html").read_text()
+    toggle = re.search(r'<details class="toggle" id="idle-methods">(.*?)</details>', page, re.S).group(1)
+    assert "1 installed methods without results yet" in toggle and 'href="methods/idle.html"' in toggle
+    assert page.count('href="methods/idle.html"') == 1  # not in the main table
+
+
+def test_smoke_boards_are_listed_by_name_not_score():
+    rows = [run_row(f"{m}{i}", "s", "s/t", m, i, v + 0.001 * i) for m, v in [("b", 0.9), ("a", 0.5), ("sgd", 0.7)]
+            for i in range(3)]
+    (board,) = boards(aggregate(pd.DataFrame(rows), {"s/t": "sgd"}))
+    assert board["pipeline"] and [r["method"] for r in board["rows"]] == ["a", "b", "sgd"]
+    standard = [dict(r, tier="standard") for r in rows]
+    (board,) = boards(aggregate(pd.DataFrame(standard), {"s/t": "sgd"}))
+    assert not board["pipeline"] and [r["method"] for r in board["rows"]] == ["b", "sgd", "a"]
+
+
+def test_the_card_reads_standard_before_full_before_smoke_and_tuned_before_defaults():
+    from regsuite.site.overview import board_preference, diff_interval
+
+    boards_ = [("1", "smoke", "default"), ("2", "standard", "default"), ("2", "standard", "tuned:sobol-6"),
+               ("1", "full", "tuned:sobol-6"), ("1", "standard", "tuned:sobol-6")]
+    assert board_preference(boards_) == ("2", "standard", "tuned:sobol-6")
+    assert board_preference([("1", "smoke", "default"), ("1", "full", "default")]) == ("1", "full", "default")
+    d, lo, hi = diff_interval([0.75, 0.76, 0.77], [0.70, 0.71, 0.72])
+    assert d == pytest.approx(0.05) and hi - d == pytest.approx(2.776445 * (2 * 0.0001 / 3) ** 0.5, rel=1e-5)
+
+
+def test_curves_leave_out_failed_runs_and_never_mix_tiers():
+    from regsuite.site.curves import style, task_curves, thin
+
+    runs = pd.DataFrame([
+        run_row("ok1", "s", "s/t", "sgd", 0, 0.8), run_row("ok2", "s", "s/t", "sgd", 1, 0.8),
+        run_row("bad", "s", "s/t", "sgd", 2, None, status="diverged"),
+        run_row("std", "s", "s/t", "sgd", 0, 0.8, tier="standard"),
+    ])
+    values = {"ok1": 1.0, "ok2": 3.0, "bad": 1e9, "std": 100.0}
+    curves = pd.DataFrame([{"run_id": r, "step": 10, "wall_s": 0.5, "split": "train", "metric": "loss", "value": v}
+                           for r, v in values.items()]
+                          + [{"run_id": r, "step": 20, "wall_s": 1.0, "split": "train", "metric": "loss", "value": v}
+                             for r, v in values.items()])
+    boards_ = task_curves(runs, curves)["s/t"]
+    assert [b["tier"] for b in boards_] == ["smoke", "standard"]
+    (trace,) = boards_[0]["series"][0]["traces"]
+    assert trace["mean"] == [2.0, 2.0] and trace["lo"] == [1.0, 1.0] and trace["hi"] == [3.0, 3.0]  # no 1e9
+    assert trace["n"] == 2 and trace["wall"] == [0.5, 1.0] and boards_[0]["axes"] == ["steps", "seconds"]
+    assert boards_[1]["series"][0]["traces"][0]["mean"] == [100.0, 100.0]
+    # Ten colours, then the colours again with the next marker and dash.
+    assert style(10)["color"] == style(0)["color"] and style(10)["symbol"] != style(0)["symbol"]
+    assert style(10)["dash"] != style(0)["dash"] and len({style(i)["color"] for i in range(10)}) == 10
+    assert thin(list(range(10)), 4) == [0, 3, 6, 9] and thin(list(range(3)), 4) == [0, 1, 2]
+
+
+def test_a_diagnostic_logged_once_is_a_bar_not_a_line():
+    from regsuite.site.curves import task_curves
+
+    runs = pd.DataFrame([run_row(f"r{i}", "s", "s/t", "sgd", i, 0.8) for i in range(2)])
+    curves = pd.DataFrame([{"run_id": f"r{i}", "step": 100, "wall_s": 1.0, "split": "test", "metric": "ece",
+                            "value": 0.1 * (i + 1)} for i in range(2)])
+    (series,) = task_curves(runs, curves)["s/t"][0]["series"]
+    assert series["single"] and series["traces"][0]["mean"] == [0.15]
+
+
+def test_a_task_page_with_many_series_stays_small(tmp_path):
+    """One domain-generalization page used to carry 93 plots and 2.4 MB: now one plot and its data."""
+    methods = [f"m{i:02d}" for i in range(12)]
+    rows, curves = [], []
+    for m in methods:
+        for s in range(3):
+            rid = f"{m}-{s}"
+            rows.append(run_row(rid, "dg", "dg/task", m, s, 0.7, tier="standard"))
+            curves += [{"run_id": rid, "step": 10 * (i + 1), "wall_s": 0.1 * i, "split": "val", "metric": f"acc@d{j}",
+                        "value": 0.5 + 0.001 * i + 0.01 * j} for j in range(93) for i in range(20)]
+    Store(tmp_path / "results").append(rows, curves)
+    build_site([tmp_path / "results"], tmp_path / "out")
+    page = tmp_path / "out" / "tasks" / "dg--task.html"
+    size = page.stat().st_size
+    assert page.read_text().count('class="plot"') == 1
+    assert size < 1_000_000, f"{size} bytes"  # measured: 0.76 MB for 93 series x 12 methods x 20 steps
+
+
+def test_the_protocol_is_rendered_and_raw_html_in_it_is_escaped(site, tmp_path):
+    from regsuite.site.pages import protocol_html
+
+    text = (site[0] / "methodology.html").read_text()
+    assert "<h3>Tiers</h3>" in text and "pipeline check" in text and 'id="tiers"' in text
+    doc = tmp_path / "p.md"
+    doc.write_text("# T\n\n<script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n[x](javascript:alert(2))\n")
+    rendered = str(protocol_html(doc))
+    assert "<script>" not in rendered and "&lt;script&gt;" in rendered
+    assert "<td>1</td>" in rendered and 'href="javascript' not in rendered and "<h2>T</h2>" in rendered
+    assert protocol_html(tmp_path / "missing.md") is None
