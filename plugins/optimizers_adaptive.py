@@ -199,10 +199,11 @@ class OptimisticAMSGrad(Method):
 
     name = "optimistic-amsgrad"
     family = "optimizer"
-    fidelity = Fidelity.adapted("the paper's Algorithm 2 without projection (unconstrained); the gradient guess "
-                                "extrapolated per parameter tensor (not over the whole model vector) with a "
-                                "relative regularizer; history 5 and reg 1e-3 are regsuite's choices, not "
-                                "confirmed from the paper")
+    fidelity = Fidelity.reconstructed("the optimistic half-step sequence of the paper's Algorithm 2 (unconstrained), "
+                                      "written from memory of the paper and secondary sources, its text not being "
+                                      "available here: the hint is the predicted next momentum b1 theta_t + (1 - b1) "
+                                      "m_{t+1}; m_{t+1} by regularized minimal polynomial extrapolation per parameter "
+                                      "tensor; history 5 and reg 1e-3 are regsuite's choices")
     citation = Citation("An Optimistic Acceleration of AMSGrad for Nonconvex Optimization",
                         "Jun-Kun Wang, Xiaoyun Li, Belhal Karimi, Ping Li", 2021,
                         "https://proceedings.mlr.press/v157/wang21c.html")
