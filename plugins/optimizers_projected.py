@@ -46,7 +46,10 @@ class GaLore(Method):
     family = "optimizer"
     fidelity = Fidelity.adapted("rank = rank_frac of the smaller matrix side (the paper fixes 128-512 on LLaMA); "
                                 "embeddings and the output layer are not projected (the paper projects attention "
-                                "and MLP matrices only, as here)", source="pytorch-optimizer 4.1.0")
+                                "and MLP matrices only, as here); the library re-takes the SVD one step earlier "
+                                "than the reference code (jiaweizzhao/GaLore: at 0-based steps T, 2T, ...; the "
+                                "library at 1-based ones), otherwise the reference's Adam update",
+                                source="pytorch-optimizer 4.1.0")
     citation = GALORE_CITATION
     defaults = {"lr": 0.01, "rank_frac": 0.25, "scale": 0.25, "update_proj_gap": 200, "weight_decay": 0.0}
     space = {"lr": LogUniform(1e-5, 1e-1, limits=POSITIVE), "rank_frac": Uniform(0.05, 1.0, limits=PROBABILITY),
