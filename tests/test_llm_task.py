@@ -14,7 +14,8 @@ from regsuite import Budget
 from regsuite.plan import build_plan
 from regsuite.runner import execute_run
 from regsuite.suites.llm import corpus, shards
-from regsuite.suites.llm.tasks import ALL, FinewebGPT2, StdlibTiny
+from regsuite.suites.llm.tasks import ALL, FinewebGPT2, StdlibMini, StdlibTiny
+from regsuite.target import Target
 
 
 class ShortStdlib(StdlibTiny):
@@ -23,7 +24,20 @@ class ShortStdlib(StdlibTiny):
     name = "test-short-stdlib"
     seq_len, batch_size, val_windows, eval_batch = 32, 4, 8, 8
     budget = Budget(steps=6, eval_every=3, log_every=2, tokens=6 * 4 * 32)
-    target_loss = 100.0  # reached at the first evaluation
+    target = Target("val_loss", 100.0, "min", axis="tokens")  # reached at the first evaluation
+
+
+class ShortUnreached(ShortStdlib):
+    name = "test-short-unreached"
+    target = Target("val_loss", 0.0, "min", axis="tokens")  # a byte model never gets there in 6 steps
+
+
+class ShortMini(StdlibMini):
+    """The standard task (whole standard library, warmup + cosine) cut to 8 steps of 4 x 32 tokens."""
+
+    name = "test-short-mini"
+    seq_len, batch_size, val_windows, eval_batch = 32, 4, 8, 8
+    budget = Budget(steps=8, eval_every=4, log_every=2, tokens=8 * 4 * 32)
 
 
 class ShortShards(FinewebGPT2):
@@ -41,7 +55,7 @@ class ShortShards(FinewebGPT2):
 @pytest.fixture(scope="module")
 def llm_registry(registry):
     tasks = {**registry.tasks}
-    for cls in (ShortStdlib, ShortShards):
+    for cls in (ShortStdlib, ShortShards, ShortUnreached, ShortMini):
         tasks[cls.key()] = cls()
     return dataclasses.replace(registry, tasks=tasks)
 
@@ -58,8 +72,10 @@ def test_short_smoke_run_reports_the_llm_metrics_and_the_corpus(llm_registry):
     metrics, notes = json.loads(row["metrics"]), json.loads(row["notes"])
     assert row["primary_metric"] == "val_loss" and row["primary_direction"] == "min"
     assert 0 < metrics["val_loss"] < 6.0  # a byte model starts near ln 256 = 5.55
-    assert metrics["target_reached"] == 1.0 and metrics["steps_to_target"] == 3.0
-    assert metrics["tokens_to_target"] == 3 * 4 * 32
+    # First evaluation (step 3 of 6, 4 x 32 tokens a step) meets the target: 3 steps, 384 tokens.
+    assert metrics["target_censored"] == 0.0 and metrics["steps_to_target"] == 3.0
+    assert metrics["tokens_to_target"] == 384 and metrics["samples_to_target"] == 12
+    assert metrics["target_budget_tokens"] == 768
     for key in ("tokens_per_s", "max_grad_norm", "max_attn_logit", "output_logit_norm", "loss_spikes", "train_loss"):
         assert np.isfinite(metrics[key]), key
     assert "mfu" not in metrics  # CPU: no peak FLOP/s to compare against
@@ -70,7 +86,7 @@ def test_short_smoke_run_reports_the_llm_metrics_and_the_corpus(llm_registry):
     assert [s for s, m in val if m == "loss"] == [3, 6]
     assert {m for _, m in val} == {"loss", "max_attn_logit", "output_logit_norm"}
     again, _ = run(llm_registry, "llm/test-short-stdlib")
-    drop = lambda m: {k: v for k, v in json.loads(m).items() if k != "tokens_per_s"}  # noqa: E731
+    drop = lambda m: {k: v for k, v in json.loads(m).items() if k not in ("tokens_per_s", "wall_s_to_target")}  # noqa: E731
     assert drop(again["metrics"]) == drop(row["metrics"])  # same seed, same result
 
 
@@ -103,3 +119,27 @@ def test_listing_the_suite_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_target_never_reached_is_censored_at_the_token_budget(llm_registry):
+    row, _ = run(llm_registry, "llm/test-short-unreached")
+    metrics = json.loads(row["metrics"])
+    assert metrics["target_censored"] == 1.0 and metrics["target_budget_tokens"] == 6 * 4 * 32
+    assert not [k for k in metrics if k.endswith("_to_target")]  # never the budget as a time
+
+
+def test_the_standard_task_runs_end_to_end_on_the_whole_library(llm_registry):
+    row, curves = run(llm_registry, "llm/test-short-mini")
+    metrics, notes = json.loads(row["metrics"]), json.loads(row["notes"])
+    assert row["tier"] == "standard" and 0 < metrics["val_loss"] < 6.0
+    assert notes["corpus_fingerprint"] == corpus.stdlib_data("all").fingerprint
+    assert json.loads(row["components"]) == ["adamw", "cosine"]  # the standard recipe's schedule
+    assert json.loads(row["hparams"])["adamw"]["lr"] == 1e-3
+    assert [c["step"] for c in curves if c["split"] == "val" and c["metric"] == "loss"] == [4, 8]
+
+
+def test_the_standard_task_is_a_cpu_sized_budget():
+    # About 1M parameters and under 1M tokens: one CPU core trains it in about a minute.
+    assert StdlibMini.tier == "standard" and StdlibMini.size == "tiny"
+    assert StdlibMini.budget.tokens == 300 * 16 * 128 == 614_400
+    assert StdlibMini.target == Target("val_loss", 2.1, "min", axis="tokens")

@@ -67,10 +67,19 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _axis_budget(task) -> float | None:
+    """The run's budget on its target's axis (the censoring point); None for wall seconds."""
+    per_step = {"steps": 1, "samples": task.batch_size, "tokens": task.batch_size * task.seq_len}
+    axis = task.target.axis
+    return float(task.budget.steps * per_step[axis]) if axis in per_step else None
+
+
 def train_lm(ctx, task) -> dict[str, float]:
     """Train ``task``'s GPT on ``task.load(ctx)`` for ``task.budget.steps`` steps; return final metrics."""
     import torch
     import torch.nn.functional as F
+
+    from regsuite.target import TargetTracker
 
     from . import ddp, flops
     from .model import GPT
@@ -124,6 +133,9 @@ def train_lm(ctx, task) -> dict[str, float]:
     generator = torch.Generator().manual_seed(ctx.seed + 1_000_003 * info.rank)
     batches = train_batches(data, local_batch, seq, generator, device)
     tokens_per_step = task.batch_size * seq
+    tracker = TargetTracker(task.target, budget=_axis_budget(task)) if task.target else None
+    if tracker and task.target.metric != "val_loss":
+        raise ValueError(f"an LLM task's target is on val_loss, not {task.target.metric!r}")
     losses = torch.zeros(budget.steps, device=device)
     evals: list[tuple[int, dict]] = []
     warmup = min(WARMUP_STEPS, budget.steps // 10)
@@ -149,6 +161,9 @@ def train_lm(ctx, task) -> dict[str, float]:
             for name, value in result.items():
                 ctx.log(step, "val", name, value)
             evals.append((step, result))
+            if tracker:
+                tracker.update(result["loss"], step=step, samples=step * task.batch_size,
+                               tokens=step * tokens_per_step, wall_s=train_s)  # training seconds, evaluations excluded
             t0 = time.perf_counter()
 
     steps = budget.steps
@@ -166,11 +181,9 @@ def train_lm(ctx, task) -> dict[str, float]:
         "max_grad_norm": state.max_grad_norm.item() if state.max_grad_norm is not None else float("nan"),
         "max_attn_logit": max(r["max_attn_logit"] for _, r in evals),
         "output_logit_norm": final["output_logit_norm"],
-        "target_reached": 0.0,
     }
-    reached = next((s for s, r in evals if r["loss"] <= task.target_loss), None)
-    if reached is not None:
-        metrics.update(target_reached=1.0, steps_to_target=float(reached), tokens_to_target=float(reached * tokens_per_step))
+    if tracker:
+        metrics.update(tracker.metrics())
     if device.type == "cuda":
         peak = flops.peak_flops(torch.cuda.get_device_name(device))
         if peak and math.isfinite(tokens_per_s):
