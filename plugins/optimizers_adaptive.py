@@ -208,9 +208,10 @@ class OptimisticAMSGrad(Method):
                         "Jun-Kun Wang, Xiaoyun Li, Belhal Karimi, Ping Li", 2021,
                         "https://proceedings.mlr.press/v157/wang21c.html")
     defaults = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "history": 5, "reg": 1e-3}
-    space = {"lr": LogUniform(1e-5, 1e-1, limits=POSITIVE), "beta1": Uniform(0.0, 0.999, limits=Limits(0.0, 1.0, high_open=True)),
+    space = {"lr": LogUniform(1e-5, 1e-1, limits=POSITIVE),
+             "beta1": Uniform(0.0, 0.999, limits=Limits(0.0, 1.0, high_open=True)),
              "beta2": Uniform(0.9, 0.99999, limits=UNIT_OPEN), "eps": LogUniform(1e-12, 1e-4, limits=POSITIVE),
-             "history": IntRange(1, 15), "reg": LogUniform(1e-6, 1.0, limits=NON_NEGATIVE)}
+             "history": IntRange(1, 15, limits=Limits(1)), "reg": LogUniform(1e-6, 1.0, limits=NON_NEGATIVE)}
 
     @hookimpl
     def regsuite_configure_optimizer(self, model, budget):
@@ -246,7 +247,7 @@ class VarianceAdaptiveMuon(Method):
     space = {"lr": LogUniform(1e-5, 1e-1, limits=POSITIVE), "beta": Uniform(0.5, 0.99, limits=UNIT_OPEN),
              "variant": Choice(["nsr", "vs"]), "gamma": LogUniform(0.1, 100.0, limits=NON_NEGATIVE),
              "eps": LogUniform(1e-12, 1e-4, limits=POSITIVE), "weight_decay": Uniform(0.0, 0.5),
-             "adamw_lr": LogUniform(1e-5, 1e-1, limits=POSITIVE), "ns_steps": IntRange(1, 10),
+             "adamw_lr": LogUniform(1e-5, 1e-1, limits=POSITIVE), "ns_steps": IntRange(1, 10, limits=Limits(1)),
              "orthogonalize": Choice(["newton-schulz", "svd"])}
 
     @hookimpl
@@ -289,7 +290,7 @@ class LRBatchRule(Method):
                         "Sadhika Malladi, Kaifeng Lyu, Abhishek Panigrahi, Sanjeev Arora", 2022,
                         "https://arxiv.org/abs/2205.10287")
     defaults = {"base": "adam", "reference_batch": 32}
-    space = {"base": Choice(sorted(BASE_RULE)), "reference_batch": IntRange(1, 4096, log=True)}
+    space = {"base": Choice(sorted(BASE_RULE)), "reference_batch": IntRange(1, 4096, log=True, limits=Limits(1))}
 
     def factor(self, batch_size: int) -> float:
         return (batch_size / self.hp["reference_batch"]) ** RULE_EXPONENT[BASE_RULE[self.hp["base"]]]
@@ -344,12 +345,13 @@ class AdAdaGradBatch(Method):
     fidelity = Fidelity.adapted("the norm test of the authors' code (timlautk/AdAdaGrad) with their gradient-"
                                 "accumulation growth, but tr(Sigma) is estimated from the micro-batch gradients "
                                 "of the step (the code uses per-sample gradients), so a step averages at least 2 "
-                                "micro-batches; the test runs every step; batches are multiples of the task's")
+                                "micro-batches; the test runs every step; batches are multiples of the task's",
+                                source="authors' code")
     citation = Citation("AdAdaGrad: Adaptive Batch Size Schemes for Adaptive Gradient Methods",
                         "Tim Tsz-Kit Lau, Han Liu, Mladen Kolar", 2024, "https://arxiv.org/abs/2402.11215")
     defaults = {"eta": 0.5, "start_accum": 2, "max_accum": 32}
-    space = {"eta": LogUniform(0.05, 2.0, limits=POSITIVE), "start_accum": IntRange(2, 8),
-             "max_accum": IntRange(2, 256, log=True)}
+    space = {"eta": LogUniform(0.05, 2.0, limits=POSITIVE), "start_accum": IntRange(2, 8, limits=Limits(2)),
+             "max_accum": IntRange(2, 256, log=True, limits=Limits(2))}
 
     @hookimpl
     def regsuite_run_start(self, model, state):

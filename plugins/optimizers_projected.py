@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
-from regsuite.space import POSITIVE, PROBABILITY
+from regsuite.space import POSITIVE, PROBABILITY, Limits
 
 from .optimizers import BASES, hidden_matrix_split
 
@@ -53,7 +53,8 @@ class GaLore(Method):
     citation = GALORE_CITATION
     defaults = {"lr": 0.01, "rank_frac": 0.25, "scale": 0.25, "update_proj_gap": 200, "weight_decay": 0.0}
     space = {"lr": LogUniform(1e-5, 1e-1, limits=POSITIVE), "rank_frac": Uniform(0.05, 1.0, limits=PROBABILITY),
-             "scale": Uniform(0.05, 1.0, limits=POSITIVE), "update_proj_gap": IntRange(10, 2000, log=True),
+             "scale": Uniform(0.05, 1.0, limits=POSITIVE),
+             "update_proj_gap": IntRange(10, 2000, log=True, limits=Limits(1)),
              "weight_decay": Uniform(0.0, 0.5)}
 
     @hookimpl
@@ -136,7 +137,8 @@ class DCTGaLore(Method):
                                 "their defaults: L1 ranking, no moment rotation, no error feedback, no scale) "
                                 "inside the pinned library's GaLore Adam, which adds eps to sqrt(v) before the "
                                 "bias correction and decays after the step (theirs: eps scaled by sqrt(1-b2^t), "
-                                "decay first); rank = rank_frac of the smaller side (theirs a fixed rank)")
+                                "decay first); rank = rank_frac of the smaller side (theirs a fixed rank)",
+                                source="authors' code")
     citation = Citation("SVD-Free Low-Rank Adaptive Gradient Optimization for Large Language Models",
                         "Ionut-Vlad Modoranu, Mher Safaryan, Erik Schultheis, Dan Alistarh", 2025,
                         "https://arxiv.org/abs/2505.17967")
