@@ -113,3 +113,44 @@ def test_split_cifar100_from_pickle_batches(tmp_path):
     assert splits["test"][0][0, 0, 0, 0] == pytest.approx((raw / 255.0 - 0.5071) / 0.2673, abs=1e-5)
     s = streams.split_stream("sc", splits, 10, "task", 100)
     assert len(s) == 10 and s.experiences[3].classes == tuple(range(30, 40))
+
+
+def test_mnist1d_is_generated_with_fixed_arguments_and_standardised():
+    import random
+
+    from mnist1d.data import get_dataset_args
+
+    from regsuite.suites.continual import mnist1d
+
+    # The package's defaults, except 6,000 examples (and no download URL: get_dataset is never called).
+    defaults = {k: v for k, v in vars(get_dataset_args()).items() if k != "url"}
+    assert {**defaults, "num_samples": 6000} == mnist1d.ARGS
+    random.seed(5)
+    np.random.seed(5)
+    expected = (random.random(), np.random.rand())
+    random.seed(5)
+    np.random.seed(5)
+    mnist1d.mnist1d_splits.cache_clear()
+    splits = mnist1d.mnist1d_splits()
+    assert (random.random(), np.random.rand()) == expected  # the generator's reseeding is undone
+    # 6,000 examples: the package's last 20% is test (1,200); 800 of the 4,800 others validate.
+    assert {k: (v[0].shape, v[1].shape) for k, v in splits.items()} == {
+        "train": ((4000, 40), (4000,)), "val": ((800, 40), (800,)), "test": ((1200, 40), (1200,))}
+    x = splits["train"][0].astype(np.float64)
+    assert abs(x.mean()) < 1e-5 and abs(x.std() - 1.0) < 1e-5
+    assert sorted(set(splits["test"][1].tolist())) == list(range(10))
+
+
+def test_mnist1d_streams_split_by_class_and_permute_positions():
+    from regsuite.suites.continual import mnist1d
+
+    splits = mnist1d.mnist1d_splits()
+    split = streams.split_stream("split-mnist1d", splits, 2, "class", 10)
+    assert [e.classes for e in split.experiences] == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+    assert sum(len(e.train["y"]) for e in split.experiences) == 4000
+    perm = streams.permuted_stream("permuted-mnist1d", splits, 10)
+    assert len(perm) == 10 and perm.scenario == "domain"
+    first, second = perm.experiences[0].test["x"], perm.experiences[1].test["x"]
+    assert np.array_equal(first, splits["test"][0])  # the first permutation is the identity
+    order = streams.pixel_permutations(40, 10)[1]
+    assert np.array_equal(second, splits["test"][0][:, order])

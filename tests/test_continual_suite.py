@@ -119,3 +119,18 @@ def test_every_baseline_learns_each_experience_of_split_digits_class(registry, m
         R = json.loads(ctx.notes["accuracy_matrix"])
         just_learned = [R[i + 1][i] for i in range(len(R) - 1)]
         assert min(just_learned) > 0.8, (seed, just_learned)
+
+
+@pytest.mark.parametrize("cls, steps, experiences", [
+    (tasks.SplitMnist1dClass, 4, 5), (tasks.PermutedMnist1d, 2, 10)])
+def test_the_standard_mnist1d_streams_run_end_to_end(registry, cls, steps, experiences):
+    class Short(cls):
+        steps_per_experience = steps
+        budget = Budget(steps=experiences * steps, eval_every=2, log_every=2)
+
+    assert cls.tier == "standard" and "images" not in cls.provides  # 1-D signals: no image augmentations
+    ctx, out = run(registry, "er", Short())
+    R = json.loads(ctx.notes["accuracy_matrix"])
+    assert len(R) == experiences + 1 and len(R[0]) == experiences
+    assert json.loads(ctx.notes["experience_ends"]) == [steps * (i + 1) for i in range(experiences)]
+    assert 0.0 <= out["acc"] <= 1.0 and ctx.counters["steps"] == experiences * steps

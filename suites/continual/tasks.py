@@ -1,4 +1,5 @@
-"""Continual tasks: split / permuted / rotated digits (smoke), Split/Permuted MNIST and Split CIFAR-100 (full)."""
+"""Continual tasks: split / permuted / rotated digits (smoke), split / permuted MNIST-1D (standard),
+Split/Permuted MNIST and Split CIFAR-100 (full)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 from regsuite import Budget, Metric, Task
 
-from . import metrics, streams
+from . import metrics, mnist1d, streams
 from .loop import train_stream
 
 PROVIDES = frozenset({"classification", "images", "experiences"})
@@ -137,6 +138,46 @@ class RotatedDigits(_Digits):
         return streams.rotated_stream("rotated-digits", streams.digits_splits(), (0, 30, 60, 90, 120))
 
 
+# ---------------------------------------------------------------- standard: MNIST-1D
+
+
+class _Mnist1d(ContinualTask):
+    """MNIST-1D (generated, see :mod:`.mnist1d`): harder than digits (an MLP trained on all ten
+    classes at once reaches about 70%), so methods have room to differ; CPU, seconds per run."""
+
+    tier = "standard"
+    provides = frozenset({"classification", "experiences"})  # 1-D signals, not images
+
+    def make_model(self, stream):
+        return mlp(mnist1d.LENGTH, 256, 10)
+
+
+class SplitMnist1dClass(_Mnist1d):
+    name = "split-mnist1d-class"
+    description = (
+        "MNIST-1D in 5 experiences of 2 classes, class-incremental (single head), MLP 40-256-256-10, "
+        "300 steps of 64 each."
+    )
+    steps_per_experience = 300
+    budget = Budget(steps=5 * 300, eval_every=25, log_every=50)
+
+    def make_stream(self, ctx):
+        return streams.split_stream("split-mnist1d", mnist1d.mnist1d_splits(), 2, "class", 10)
+
+
+class PermutedMnist1d(_Mnist1d):
+    name = "permuted-mnist1d"
+    description = (
+        "MNIST-1D under 10 fixed permutations of its 40 positions (the first is the identity), "
+        "domain-incremental, MLP 40-256-256-10, 200 steps of 64 each."
+    )
+    steps_per_experience = 200
+    budget = Budget(steps=10 * 200, eval_every=50, log_every=50)
+
+    def make_stream(self, ctx):
+        return streams.permuted_stream("permuted-mnist1d", mnist1d.mnist1d_splits(), 10)
+
+
 # ---------------------------------------------------------------- full: MNIST, CIFAR-100
 
 
@@ -195,4 +236,4 @@ class SplitCifar100(ContinualTask):
         return models.cifar_cnn(100)
 
 
-ALL = [SplitDigitsClass, SplitDigitsTask, PermutedDigits, RotatedDigits, SplitMnist, PermutedMnist, SplitCifar100]
+ALL = [SplitDigitsClass, SplitDigitsTask, PermutedDigits, RotatedDigits, SplitMnist1dClass, PermutedMnist1d, SplitMnist, PermutedMnist, SplitCifar100]
