@@ -96,3 +96,13 @@ def test_suite_is_registered(registry):
     t = registry.tasks["grokking/mod-add"]
     assert t.primary.name == "steps_to_target" and t.primary.direction == "min" and t.target.stop_early
     assert t.target.metric == "val_accuracy"  # never the test split
+
+
+def test_adam_is_adamw_without_weight_decay(registry):
+    from regsuite.plan import resolve_components, resolve_hparams
+
+    task = registry.tasks["grokking/mod-add"]
+    adamw = resolve_hparams(registry, resolve_components(registry, "adamw", task), task, [])["adamw"]
+    adam = resolve_hparams(registry, resolve_components(registry, "adam", task), task, [])["adam"]
+    assert adamw["weight_decay"] == 1.0 and "weight_decay" not in adam
+    assert (adam["lr"], adam["beta1"], adam["beta2"]) == (adamw["lr"], adamw["beta1"], adamw["beta2"]) == (3e-3, 0.9, 0.98)

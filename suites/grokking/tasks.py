@@ -38,7 +38,8 @@ class ModularArithmetic(Task):
     default_optimizer = "adamw"
     provides = frozenset({"classification"})
     # The usual grokking recipe: AdamW, beta2 0.98, large weight decay (Power et al. 2022 use 1).
-    hp_overrides = {"adamw": {"lr": 3e-3, "weight_decay": 1.0, "beta2": 0.98}}
+    # "adam" gets the same lr and betas without weight decay: a clean ablation of weight decay.
+    hp_overrides = {"adamw": {"lr": 3e-3, "weight_decay": 1.0, "beta2": 0.98}, "adam": {"lr": 3e-3, "beta2": 0.98}}
     p = 59
     operation = "add"
     train_fraction = 0.5
