@@ -216,7 +216,9 @@ class Checkpointer:
             "counters": dict(self.ctx.counters),
         })
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        from .store_files import tmp_name
+
+        tmp = tmp_name(self.path)  # names host and pid: a later bench removes it once its writer is gone
         try:
             with open(tmp, "wb") as fh:
                 torch.save(payload, fh)

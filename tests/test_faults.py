@@ -273,7 +273,9 @@ def test_leftovers_of_killed_writers_are_removed_only_when_stale(tmp_path):
     live_tmp = runs / f".runs-b.parquet.{HOST}.{os.getpid()}.tmp"  # a write in progress
     old_tmp = curves / ".curves-c.parquet.tmp"
     fresh_tmp = curves / ".curves-d.parquet.tmp"
-    for p in (dead_tmp, live_tmp, old_tmp, fresh_tmp):
+    (tmp_path / "checkpoints" / "run1").mkdir(parents=True)
+    dead_ckpt = tmp_path / "checkpoints" / "run1" / f".last.pt.{HOST}.{dead.pid}.tmp"
+    for p in (dead_tmp, live_tmp, old_tmp, fresh_tmp, dead_ckpt):
         p.write_bytes(b"partial")
     Store(tmp_path).append([], [{"run_id": "orphan-old", "step": 1, "value": 1.0}])
     Store(tmp_path).append([], [{"run_id": "orphan-new", "step": 1, "value": 1.0}])
@@ -286,7 +288,7 @@ def test_leftovers_of_killed_writers_are_removed_only_when_stale(tmp_path):
                        and pq.read_table(p).column("run_id")[0].as_py() == "kept")
     os.utime(kept_curves, (hour_ago, hour_ago))
     assert Store(tmp_path).finished_ids() == {"kept"}  # opening a store for a bench tidies it
-    assert not dead_tmp.exists() and not old_tmp.exists() and not orphan_old.exists()
+    assert not dead_tmp.exists() and not old_tmp.exists() and not orphan_old.exists() and not dead_ckpt.exists()
     assert live_tmp.exists() and fresh_tmp.exists() and kept_curves.exists()
     assert sorted(Store(tmp_path).curves()["run_id"]) == ["kept", "orphan-new"]  # too young to call an orphan
 
