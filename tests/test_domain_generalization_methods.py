@@ -23,7 +23,7 @@ def ce(z, y):
 
 
 def state(step=10**6, seed=0, optimizer=None):
-    return SimpleNamespace(step=step, seed=seed, extras={}, optimizer=optimizer)
+    return SimpleNamespace(step=step, seed=seed, extras={}, optimizer=optimizer, probe=False)
 
 
 # A tiny labelled batch: two domains of four examples, two classes, 2-d features, a fixed linear head.
@@ -144,6 +144,7 @@ def test_groupdro_reweights_domains_exponentially_in_their_loss():
         q = q * np.exp(0.5 * r)
         q = q / q.sum()
         assert method.regsuite_loss(out, b, st).item() == pytest.approx(float(q @ r), rel=1e-6)
+        method.regsuite_after_step(model, st)  # the weights advance once per optimizer step
     assert st.extras["groupdro"].numpy() == pytest.approx(q)
 
 
@@ -160,6 +161,7 @@ def test_fishr_matches_per_domain_variances_of_per_example_head_gradients():
     st = state(step=2)
     # First step: the moving average is (1 - ema) v, divided by (1 - ema): exactly v.
     assert method.regsuite_penalty(model, out, b, st).item() == pytest.approx(100 * expected, rel=1e-6)
+    method.regsuite_after_step(model, st)  # per-step state commits once per optimizer step
     # Second step on the same batch: 0.9 * 0.1 v + 0.1 v = 0.19 v, divided by 0.1 -> 1.9 v.
     assert method.regsuite_penalty(model, out, b, st).item() == pytest.approx(100 * 1.9**2 * expected, rel=1e-6)
     assert method.regsuite_penalty(model, out, b, state(step=1)).item() == 0.0  # weight 0 in warm-up
@@ -226,6 +228,7 @@ def test_ridg_pulls_rationales_to_the_class_bank():
 
     bank = {c: r[:, Y == c].mean(1) for c in (0, 1)}  # first step: the bank is the batch's class mean
     assert method.regsuite_penalty(model, out, b, st).item() == pytest.approx(0.5 * loss(bank), rel=1e-6)
+    method.regsuite_after_step(model, st)
     model2, out2, _ = forward(linear_model())
     b2 = {**b, "y": torch.tensor(1 - Y)}  # swap labels: the bank moves by momentum toward the new means
     new_bank = {c: 0.75 * bank[c] + 0.25 * r[:, (1 - Y) == c].mean(1) for c in (0, 1)}

@@ -79,13 +79,15 @@ def test_ensloss_hook_uses_the_multiclass_margin(registry):
 def test_ps_kd_mixes_labels_with_last_epoch_predictions(registry):
     hooks = hooks_for(registry, "ps-kd", ["ps-kd.alpha_T=0.8"])
     call = hooks.loss[0]
-    state = SimpleNamespace(step=0, budget=SimpleNamespace(steps=10))
+    state = SimpleNamespace(step=0, budget=SimpleNamespace(steps=10), probe=False)
     first = torch.tensor([[math.log(3), 0.0]])  # p = [3/4, 1/4]
     batch = {"y": torch.tensor([1]), "index": torch.tensor([4])}
     assert call(outputs=first, batch=batch, state=state).item() == pytest.approx(-math.log(0.25))
+    hooks.after_step[0](model=None, state=state)  # the memory is committed once per optimizer step
     state.step = 5  # alpha = 0.8 * 5/10 = 0.4; target = 0.6 * [0, 1] + 0.4 * [3/4, 1/4] = [0.3, 0.7]
     second = torch.tensor([[0.0, 0.0]])
     assert call(outputs=second, batch=batch, state=state).item() == pytest.approx(math.log(2))
+    hooks.after_step[0](model=None, state=state)
     third = torch.tensor([[0.0, math.log(3)]])  # p = [1/4, 3/4]; the previous prediction is now [1/2, 1/2]
     state.step = 10  # alpha = 0.8; target = 0.2 * [0, 1] + 0.8 * [1/2, 1/2] = [0.4, 0.6]
     expected = -(0.4 * math.log(0.25) + 0.6 * math.log(0.75))
