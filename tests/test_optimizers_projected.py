@@ -82,12 +82,19 @@ def test_dct_galore_selects_dct_columns_by_l1_alignment_every_gap():
     q = dct(np.eye(3), norm="ortho", axis=0).T
     w = model[0].weight.detach().numpy().copy()
     m = v = np.zeros((4, 2))
+    # Step 1's gradient is built in the DCT basis, G = S Q^T, so that the L1 and L2 rankings of S's
+    # columns differ: L1 keeps columns {0, 2} (4, 2.6 > 2.5), L2 would keep {1, 2} (2.5, 2.6 > 2).
+    spread = np.array([[1.0, 2.5, 2.6], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     for t in (1, 2):
         grads = _grads(model, 10 + t)
+        if t == 1:
+            grads[0] = spread @ q.T
         _set_grads(model, grads)
         opt.step()
         g = grads[0]
         scores = np.abs(g @ q).sum(axis=0)
+        if t == 1:
+            assert opt.state[model[0].weight]["projector"].indices.tolist() == [0, 2]
         cols = np.sort(np.argsort(-scores)[:2])  # rank int(0.67 * 3) = 2, re-selected every step (gap 1)
         p = q[:, cols]
         m, v, upd = _adam(m, v, g @ p, t, 0.01)
