@@ -195,6 +195,17 @@ def _size(n: int) -> str:
 MARKER = ".regsuite-site"  # written into every built site: only a folder holding it is ever replaced
 
 
+_LAYOUT_DIRS = {"static", "suites", "tasks", "methods", "data"}
+
+
+def _legacy_site(out: Path) -> bool:
+    """A site built before the marker existed: only pages and the site's own folders, with its assets."""
+    names = {p.name for p in out.iterdir()}
+    if not {"index.html", "methodology.html", "static"} <= names or not (out / "static" / "site.css").is_file():
+        return False
+    return all(n.endswith(".html") or (n in _LAYOUT_DIRS and (out / n).is_dir()) for n in names)
+
+
 def _check_target(out: Path) -> None:
     """Refuse an ``--out`` that is not ours to replace: a file, or a non-empty folder that is not a site."""
     from regsuite.errors import UsageError
@@ -204,7 +215,7 @@ def _check_target(out: Path) -> None:
     try:
         if out.is_symlink() or (out.exists() and not out.is_dir()):
             raise UsageError(f"--out {out} exists and is not a folder; choose another --out")
-        if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+        if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()) and not _legacy_site(out):
             raise UsageError(f"--out {out} is a folder that is not a regsuite site (no {MARKER} marker): "
                              "refusing to replace it; choose an empty or new folder")
     except OSError as exc:

@@ -209,6 +209,11 @@ def test_site_build_replaces_its_own_site_and_a_failed_build_keeps_the_old_one(s
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.undo()
+    (out / ".regsuite-site").unlink()  # a site built before the marker existed is still recognised as one
+    assert _site(site_results, out).exit_code == 0 and (out / ".regsuite-site").is_file()
+    (out / ".regsuite-site").unlink()
+    (out / "notes.txt").write_text("not part of a site")  # ... but not once it holds anything else
+    assert _site(site_results, out).exit_code == 2 and (out / "notes.txt").exists()
     assert _site(site_results, empty).exit_code == 0 and (empty / "index.html").is_file()
 
 
