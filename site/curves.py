@@ -81,45 +81,64 @@ def task_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, list[dict
     if not len(merged):
         return {}
     merged = merged.assign(tokens_at=merged["step"] * merged["tps"])
-    out: dict[str, list[dict]] = {}
     keys = ["task", "tier", "suite_version", "protocol"]
-    for (task, tier, version, protocol), part in merged.groupby(keys, sort=True):
-        boards = out.setdefault(task, [])
-        methods = sorted(set(part["method"]))
-        styles = {m: style(i) for i, m in enumerate(methods)}
-        has_tokens = bool(part["tps"].notna().all())
-        series = []
-        for (split, metric), sp in part.groupby(["split", "metric"], sort=True):
-            per_run = sp.groupby("run_id")["step"].nunique()
-            single = bool(per_run.max() == 1)
-            traces = []
-            for method, line in sp.groupby("method", sort=True):
-                if single:  # one value per run: its last logged value
-                    line = line.sort_values("step").groupby("run_id").tail(1).assign(step=0)
-                g = line.groupby("step", sort=True)
-                stats = g["value"].agg(["mean", "min", "max"]).assign(wall=g["wall_s"].mean(),
-                                                                      tokens=g["tokens_at"].mean())
-                stats = stats.iloc[thin(list(stats.index))]
-                traces.append({
-                    "name": label_text(method),  # for plotly (entity-escaped)
-                    "label": method,  # for the table alternative (set as text, never markup)
-                    "n": int(line["run_id"].nunique()),
-                    "step": [int(s) for s in stats.index],
-                    "wall": [_r(v) for v in stats["wall"]],
-                    "tokens": [_r(v) for v in stats["tokens"]] if has_tokens else None,
-                    "mean": [_r(v) for v in stats["mean"]],
-                    "lo": [_r(v) for v in stats["min"]],
-                    "hi": [_r(v) for v in stats["max"]],
-                    **styles[method],
-                })
-            series.append({"key": f"{split} {metric}", "title": label_text(f"{split} {metric}"),
-                           "label": f"{split} {metric}",
-                           "metric": label_text(metric), "single": single, "traces": traces})
-        boards.append({
-            "id": f"b{len(boards)}",
-            "label": board_label(tier, version, protocol),
-            "tier": tier, "version": version, "protocol": protocol,
-            "axes": ["steps", "seconds"] + (["tokens"] if has_tokens else []),
-            "series": series,
+    series_keys = keys + ["split", "metric"]
+    # A series is "single" when every run logged it at one step only (a final diagnostic): its
+    # last value per run is kept, at step 0, and drawn as a bar.
+    per_run = merged.groupby(series_keys + ["run_id"], sort=False)["step"].transform("nunique")
+    single_series = (per_run.groupby([merged[k] for k in series_keys], sort=False).transform("max") == 1)
+    last = merged["step"] == merged.groupby(series_keys + ["run_id"], sort=False)["step"].transform("max")
+    merged = merged[~single_series | last].copy()
+    merged.loc[single_series[merged.index], "step"] = 0
+    merged["single"] = single_series[merged.index]
+    trace_keys = series_keys + ["method"]
+    # One vectorised pass for every trace; the Python loop below only slices the result.
+    stats = (merged.groupby(trace_keys + ["step"], sort=True)
+             .agg(mean=("value", "mean"), lo=("value", "min"), hi=("value", "max"), wall=("wall_s", "mean"),
+                  tokens=("tokens_at", "mean"), single=("single", "first"))
+             .reset_index())
+    runs_n = merged.groupby(trace_keys, sort=True)["run_id"].nunique().to_dict()
+    has_tokens = merged.groupby(keys, sort=True)["tps"].apply(lambda x: bool(x.notna().all())).to_dict()
+    cols = {c: stats[c].tolist() for c in stats.columns}
+    ids = list(zip(*(cols[c] for c in trace_keys)))
+    bounds = [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
+    out: dict[str, list[dict]] = {}
+    board = None
+    for a, b in zip([0] + bounds, bounds + [len(ids)]):
+        task, tier, version, protocol, split, metric, method = ids[a]
+        if board is None or board["_key"] != ids[a][:4]:
+            boards = out.setdefault(task, [])
+            tokens_ok = has_tokens[ids[a][:4]]
+            board = {"_key": ids[a][:4], "id": f"b{len(boards)}", "label": board_label(tier, version, protocol),
+                     "tier": tier, "version": version, "protocol": protocol,
+                     "axes": ["steps", "seconds"] + (["tokens"] if tokens_ok else []), "series": [], "_methods": {}}
+            boards.append(board)
+        if not board["series"] or board["series"][-1]["key"] != f"{split} {metric}":
+            board["series"].append({"key": f"{split} {metric}", "title": label_text(f"{split} {metric}"),
+                                    "label": f"{split} {metric}", "metric": label_text(metric),
+                                    "single": bool(cols["single"][a]), "traces": []})
+        methods = board["_methods"]
+        if method not in methods:
+            methods[method] = len(methods)
+        keep = [a + i for i in thin(list(range(b - a)))]
+        board["series"][-1]["traces"].append({
+            "name": label_text(method),  # for plotly (entity-escaped)
+            "label": method,  # for the table alternative (set as text, never markup)
+            "n": int(runs_n[ids[a]]),
+            "step": [int(cols["step"][i]) for i in keep],
+            "wall": [_r(cols["wall"][i]) for i in keep],
+            "tokens": [_r(cols["tokens"][i]) for i in keep] if board["axes"][-1] == "tokens" else None,
+            "mean": [_r(cols["mean"][i]) for i in keep],
+            "lo": [_r(cols["lo"][i]) for i in keep],
+            "hi": [_r(cols["hi"][i]) for i in keep],
+            "_method": method,
         })
+    for boards in out.values():
+        for board in boards:
+            # Colours follow the board's methods in name order, the same in every series.
+            order = {m: i for i, m in enumerate(sorted(board.pop("_methods")))}
+            board.pop("_key")
+            for series in board["series"]:
+                for trace in series["traces"]:
+                    trace.update(style(order[trace.pop("_method")]))
     return out

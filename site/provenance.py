@@ -62,32 +62,41 @@ def bench_command(task: str, tier: str, method: str, seeds: int, overrides: list
 
 
 def row_provenance(runs: pd.DataFrame) -> dict[tuple, dict]:
-    """``{(task, tier, suite_version, protocol, method): {command, machines, dirty, seeds, hparams}}``."""
+    """``{(task, tier, suite_version, protocol, method): {command, machines, dirty, shas, note}}``."""
     if not len(runs):
         return {}
+    # One pass over the rows in plain Python: a pandas group per row costs more than the rows.
+    cols = ROW_KEY + ["hparams", "seed", "device", "cpu", "git_sha"]
+    groups: dict[tuple, dict] = {}
     defaults: dict[tuple, dict] = {}
-    for r in runs[runs["protocol"] == "default"].itertuples(index=False):
-        defaults.setdefault((r.task, r.tier, r.method), _hparams(r.hparams))
-    out = {}
-    for key, grp in runs.groupby(ROW_KEY, sort=False, dropna=False):
+    for rec in zip(*(runs[c].tolist() for c in cols)):
+        key, (hparams, seed, device, cpu, sha) = rec[:5], rec[5:]
         task, tier, _version, protocol, method = key
-        configs = {h for h in grp["hparams"].fillna("")}
-        chosen = _hparams(sorted(configs)[0]) if configs else {}
-        base = None if protocol == "default" else defaults.get((task, tier, method))
+        g = groups.setdefault(key, {"configs": set(), "seeds": set(), "machines": set(), "shas": set()})
+        g["configs"].add(hparams if isinstance(hparams, str) else "")
+        g["seeds"].add(int(seed))
+        device = device if isinstance(device, str) else "unknown"
+        g["machines"].add(f"{device} · {cpu}" if isinstance(cpu, str) and cpu else device)
+        if isinstance(sha, str):
+            g["shas"].add(sha)
         if protocol == "default":
-            base = chosen  # the defaults track is reproduced by the defaults: nothing to override
-        seeds = sorted(int(s) for s in grp["seed"].unique())
-        machines = sorted({f"{d} · {c}" if c else str(d) for d, c in zip(grp["device"].fillna("unknown"),
-                                                                           grp["cpu"].fillna(""))})
-        shas = sorted({str(s) for s in grp["git_sha"].dropna()})
+            defaults.setdefault((task, tier, method), _hparams(hparams))
+    out = {}
+    for key, g in groups.items():
+        task, tier, _version, protocol, method = key
+        chosen = _hparams(sorted(g["configs"])[0])
+        # The defaults track is reproduced by the defaults; a tuned row by what differs from them.
+        base = chosen if protocol == "default" else defaults.get((task, tier, method))
+        seeds = sorted(g["seeds"])
         note = ""
         if seeds != list(range(len(seeds))):
             note = f"seeds {', '.join(map(str, seeds))} (bench --seeds N runs 0..N-1)"
-        if len(configs) > 1:
-            note = (note + "; " if note else "") + f"{len(configs)} configurations among its runs; the first shown"
+        if len(g["configs"]) > 1:
+            note = (note + "; " if note else "") + f"{len(g['configs'])} configurations among its runs; the first shown"
+        shas = sorted(g["shas"])
         out[key] = {
             "command": bench_command(task, tier, method, len(seeds), hp_overrides(chosen, base)),
-            "machines": machines,
+            "machines": sorted(g["machines"]),
             "dirty": any(s.endswith("-dirty") for s in shas),
             "shas": [s[:12] + ("-dirty" if s.endswith("-dirty") else "") for s in shas],
             "note": note,

@@ -102,12 +102,15 @@ def domain_tables(per_method: dict[str, list[dict]]) -> list[dict]:
     return tables
 
 
-def accuracy_matrices(grp: pd.DataFrame) -> list[dict]:
-    """Per method the seed-mean accuracy matrix (square, same size in every seed), else nothing."""
+def accuracy_matrices(notes: dict[str, list]) -> list[dict]:
+    """Per method (``{method: [notes JSON of each seed]}``) the seed-mean accuracy matrix (square, the
+    same size in every seed), else nothing."""
     out = []
-    for method, runs in grp.groupby("method", sort=True):
+    for method, blobs in notes.items():
         mats = []
-        for blob in runs["notes"].fillna(""):
+        for blob in blobs:
+            if not isinstance(blob, str) or "accuracy_matrix" not in blob:
+                continue
             try:
                 mat = json.loads(json.loads(blob).get("accuracy_matrix", "null")) if blob else None
             except (TypeError, ValueError, AttributeError):
@@ -124,10 +127,17 @@ def accuracy_matrices(grp: pd.DataFrame) -> list[dict]:
 
 def recorded(runs: pd.DataFrame, primary: str, declared: list[str] | None = None) -> list[dict]:
     """Per board of ``runs`` (one task): secondary metrics, time to target, domains, matrices."""
-    boards = []
     ok = runs[runs["status"] == "ok"]
-    for (tier, version, protocol), grp in ok.groupby(["tier", "suite_version", "protocol"], sort=True):
-        per_method = {m: [_metrics(b) for b in g["metrics"]] for m, g in grp.groupby("method", sort=True)}
+    # One pass in plain Python: (board) -> method -> the seeds' metrics and notes.
+    groups: dict[tuple, dict[str, list]] = {}
+    notes: dict[tuple, dict[str, list]] = {}
+    cols = ["tier", "suite_version", "protocol", "method", "metrics", "notes"]
+    for tier, version, protocol, method, blob, note in sorted(zip(*(ok[c].tolist() for c in cols)),
+                                                               key=lambda r: r[:4]):
+        groups.setdefault((tier, version, protocol), {}).setdefault(method, []).append(_metrics(blob))
+        notes.setdefault((tier, version, protocol), {}).setdefault(method, []).append(note)
+    boards = []
+    for (tier, version, protocol), per_method in groups.items():
         seen = sorted({k for ms in per_method.values() for m in ms for k in m})
         flat = [k for k in seen if "@" not in k and k != primary and not k.startswith("target_")
                 and not k.endswith("_to_target")]
@@ -139,6 +149,6 @@ def recorded(runs: pd.DataFrame, primary: str, declared: list[str] | None = None
             "metrics": names, "secondary": secondary if names else [],
             "target": time_to_target_rows(per_method),
             "domains": domain_tables(per_method),
-            "matrices": accuracy_matrices(grp),
+            "matrices": accuracy_matrices(notes[(tier, version, protocol)]),
         })
     return boards
