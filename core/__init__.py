@@ -4,6 +4,7 @@ The public API for plugin authors is re-exported here. Importing regsuite does
 not import torch; plugins import heavy libraries inside their hooks.
 """
 
+from .claims import Claim
 from .hookspec import hookimpl
 from .method import FAMILIES, Citation, Fidelity, Method
 from .space import Choice, IntRange, LogUniform, Param, Uniform
@@ -16,6 +17,7 @@ __all__ = [
     "Budget",
     "Choice",
     "Citation",
+    "Claim",
     "DataMissing",
     "Fidelity",
     "IntRange",

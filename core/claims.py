@@ -16,6 +16,8 @@ Effect kinds (ratios are the compared method's cost over the method's, so > 1 is
 * ``steps_ratio`` / ``tokens_ratio`` / ``samples_ratio``: time to the task's target, compared
   against ``versus``; censored seeds count at the budget, which can only shrink a speed-up, so a
   censored comparison is labelled a bound;
+* ``wall_ratio``: wall-clock time to the target, estimated per seed as time-to-target (tokens or
+  steps) x mean step time, compared against ``versus`` (same machine, same batch);
 * ``step_time_ratio``: per-step wall time of the method over ``versus`` ("at most" claims);
 * ``accuracy_delta``: primary metric difference in points (x100) against ``versus``.
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-KINDS = ("steps_ratio", "tokens_ratio", "samples_ratio", "step_time_ratio", "accuracy_delta")
+KINDS = ("steps_ratio", "tokens_ratio", "samples_ratio", "wall_ratio", "step_time_ratio", "accuracy_delta")
 VERDICTS = ("consistent", "smaller", "not reproduced", "not measurable here")
 _TARGET_METRIC = {"steps_ratio": "steps_to_target", "tokens_ratio": "tokens_to_target",
                   "samples_ratio": "samples_to_target"}
@@ -125,6 +127,18 @@ def assess(claim: Claim, method: str, runs, tasks: dict, protocol: str | None = 
             note += "; censored seeds counted at the budget (a bound)"
         return Assessment(claim, method, _verdict(point, lo, hi, 1.0, claim.value, claim.bound), point, lo, hi,
                           len(a), note)
+    if claim.kind == "wall_ratio":
+        axis = "tokens_to_target" if not all(math.isnan(v) for v in values(mine, "tokens_to_target")) \
+            else "steps_to_target"
+        budget = float(task.budget.tokens or math.nan) if axis == "tokens_to_target" else float(task.budget.steps)
+        a = [(budget if math.isnan(v) else v) * float(t) for v, t in zip(values(mine, axis), mine["step_time_ms"])]
+        b = [(budget if math.isnan(v) else v) * float(t) for v, t in zip(values(theirs, axis), theirs["step_time_ms"])]
+        if any(math.isnan(v) for v in a + b):
+            none.note = f"{axis} or step time not recorded on {claim.task}"
+            return none
+        point, lo, hi = bootstrap_ratio(b, a)
+        return Assessment(claim, method, _verdict(point, lo, hi, 1.0, claim.value, claim.bound), point, lo, hi,
+                          len(a), f"{versus} / {method} wall time to the target ({axis} x step time, {chosen})")
     if claim.kind == "step_time_ratio":
         a = [float(v) for v in mine["step_time_ms"]]
         b = [float(v) for v in theirs["step_time_ms"]]

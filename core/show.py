@@ -66,6 +66,12 @@ def method_lines(reg: Registry, name: str) -> list[tuple[str, str]]:
                 if cls.defaults else "none"))
     for key in sorted(cls.defaults):
         out.append((f"  {key}", f"default {_fmt(cls.defaults[key])}; {_hp_range(cls, key)}"))
+    if cls.reference:
+        out.append(("reference row", f"{cls.reference} (scored, never ranked)"))
+    for i, claim in enumerate(cls.claims):
+        where = f"measured on {claim.task} against {claim.versus or 'its baseline'}" if claim.task \
+            else "not measurable here"
+        out.append(("claim" if i == 0 else "", f"\"{claim.quote}\" ({claim.kind} {claim.value:g}; {where})"))
     return out
 
 

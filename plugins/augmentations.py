@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Claim, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 from .targets import num_classes, soft_targets
 
@@ -30,6 +30,12 @@ class Cutout(Method):
     """
 
     name = "cutout"
+    claims = (
+        Claim("CIFAR-10, CIFAR-100, and SVHN datasets, yielding new state-of-the-art results of 2.56%, 15.20%, "
+              "and 1.30% test error respectively", "accuracy_delta", 0.0,
+              "WRN / shake-shake on CIFAR-10/100 and SVHN (full tier here: CIFAR with local data; an absolute error, "
+              "not a change a CPU task can measure)", task=None),
+    )
     family = "augmentation"
     citation = Citation(
         "Improved Regularization of Convolutional Neural Networks with Cutout",

@@ -7,7 +7,7 @@ procedures that call ``state.backward``.
 
 from __future__ import annotations
 
-from regsuite import Citation, Fidelity, LogUniform, Method, Uniform, hookimpl
+from regsuite import Claim, Citation, Fidelity, LogUniform, Method, Uniform, hookimpl
 
 
 class Grokfast(Method):
@@ -21,7 +21,17 @@ class Grokfast(Method):
     """
 
     name = "grokfast"
+    claims = (
+        Claim("accelerate the grokking phenomenon more than 50x", "steps_ratio", 50.0,
+              "algorithmic data (modular arithmetic, transformer), MNIST, QM9, IMDb; AdamW with weight decay",
+              task="grokking/mod-add", versus="adamw"),
+        Claim("accelerate the grokking phenomenon more than 50x", "steps_ratio", 50.0,
+              "algorithmic data (modular arithmetic, transformer), MNIST, QM9, IMDb; AdamW with weight decay",
+              task="grokking/mod-mul", versus="adamw"),
+    )
     family = "gradient-transform"
+    fidelity = Fidelity.faithful("authors' code (Grokfast-EMA, through pytorch-optimizer 4.1.0's gradfilter_ema)",
+                                 "alpha 0.98, lambda 2 as the paper's modular-arithmetic runs")
     citation = Citation("Grokfast: Accelerated Grokking by Amplifying Slow Gradients",
                         "Jaerin Lee, Bong Gyun Kang, Kihoon Kim, Kyoung Mu Lee", 2024,
                         "https://arxiv.org/abs/2405.20233")

@@ -7,7 +7,7 @@ written for regsuite are in :mod:`regsuite.plugins.optimizers_own`.
 
 from __future__ import annotations
 
-from regsuite import Choice, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Claim, Choice, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 
 class SGD(Method):
@@ -303,6 +303,11 @@ class Shampoo(Method):
     """
 
     name = "shampoo"
+    claims = (
+        Claim("at most a 10% performance reduction in per-step wall-clock time", "step_time_ratio", 1.10,
+              "distributed Shampoo against diagonal adaptive methods on ImageNet ResNet-50 (GPUs)",
+              task="llm/stdlib-mini", versus="adamw", bound="at_most"),
+    )
     family = "optimizer"
     fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
                                  "the paper's L^(-1/4) G R^(-1/4) update, roots recomputed every step")
@@ -503,6 +508,11 @@ class AdEMAMix(Method):
     """
 
     name = "ademamix"
+    claims = (
+        Claim("a 1.3B parameter AdEMAMix LLM trained on 101B tokens performs comparably to an AdamW model "
+              "trained on 197B tokens (+95%)", "tokens_ratio", 1.95, "1.3B-parameter LLM, 101B vs 197B tokens",
+              task="llm/stdlib-mini", versus="adamw"),
+    )
     family = "optimizer"
     fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
                                  "the paper's update, alpha and beta3 warm-ups over the budget as it recommends")
@@ -563,6 +573,10 @@ class StableSPAM(Method):
     """
 
     name = "stable-spam"
+    claims = (
+        Claim("achieves the same loss as Adam while requiring only about half the training steps", "tokens_ratio",
+              2.0, "LLaMA pre-training (60M-1B) on C4, BF16 and 4-bit", task="llm/stdlib-mini", versus="adam"),
+    )
     family = "optimizer"
     fidelity = Fidelity.faithful("pytorch-optimizer 4.1.0",
                                  "the library's Stable-SPAM; not re-derived against the paper here")

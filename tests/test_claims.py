@@ -50,3 +50,12 @@ def test_unmeasurable_claims_say_why():
     a = assess(Claim("2.56% test error", "accuracy_delta", 1.0, "CIFAR-10 WRN"), "cutout", pd.DataFrame(), {})
     assert a.verdict == "not measurable here" and "no task" in a.note
     assert Claim("q", "speedup", 2.0, "s").problems()  # unknown kind refused
+
+
+def test_wall_ratio_multiplies_time_to_target_by_step_time():
+    rows = _rows("adamw", [800, 800, 800]) + _rows("fast", [400, 400, 400])
+    for r in rows:
+        r["step_time_ms"] = 2.0 if r["method"] == "fast" else 1.0  # half the steps at twice the cost
+    claim = Claim("1.4x faster in wall-clock time", "wall_ratio", 1.4, "GPT", task="g/t")
+    a = assess(claim, "fast", pd.DataFrame(rows), {"g/t": Grok()})
+    assert a.measured == pytest.approx(1.0) and a.verdict == "not reproduced"
