@@ -134,7 +134,7 @@ def execute_run(reg: Registry, spec: RunSpec, *, device: str = "cpu", data_dir: 
             data_dir=data_dir, options=dict(options or {}),
         )
         with torch_threads(run_threads(task, dev, options)):
-            metrics = dict(task.run(ctx) or {})
+            metrics = ctx.complete(dict(task.run(ctx) or {}))  # run_end hooks, steps, train time
         if task.primary.name not in metrics:
             raise RuntimeError(f"task {spec.task} did not report its primary metric {task.primary.name!r}")
     except Diverged as exc:

@@ -120,7 +120,7 @@ def _run_checked(reg: Registry, spec, method_name: str, violations: list[str], t
     if two_pass:
         hooks.train_step = (lambda state: probe_at_same_weights(state),)
     ctx = RunContext(seed=spec.seed, device=resolve_device("cpu"), tier=spec.tier, hooks=hooks, hparams=spec.hparams)
-    return reg.tasks[spec.task].run(ctx), hooks, ctx
+    return ctx.complete(dict(reg.tasks[spec.task].run(ctx) or {})), hooks, ctx  # as the runner does
 
 
 def check_method(reg: Registry, name: str, task: str | None = None) -> list[CheckResult]:
