@@ -62,10 +62,10 @@ def _nan(x) -> bool:
         return False
 
 
-def pm(mean, ci) -> str:
+def pm(mean, ci, digits: int = 4) -> str:
     if _nan(mean):
         return "—"
-    return f"{mean:.4f}" if _nan(ci) else f"{mean:.4f} ± {ci:.4f}"
+    return f"{mean:.{digits}f}" if _nan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
 def num(x, fmt: str = ".4g") -> str:

@@ -12,7 +12,8 @@ Per board (tier, suite version, protocol), from the ``ok`` runs only:
   one table per model-selection method, a column per held-out domain, then the average and the
   worst domain;
 * **accuracy matrix** (``notes["accuracy_matrix"]``, continual learning: row = after training on
-  experience i, column = accuracy on experience j), averaged over seeds, for a heatmap.
+  experience i, column = accuracy on experience j; T + 1 rows when the first is the untrained
+  model), averaged over seeds, for a heatmap.
 """
 
 from __future__ import annotations
@@ -48,18 +49,25 @@ def _amount(value: float, axis: str) -> str:
     return f"{value:,.1f} s" if axis == "wall_s" else f"{value:,.0f} {TARGET_WORDS[axis]}"
 
 
+def _censored(m: dict) -> float | None:
+    """1.0 when the run never reached its target; older runs stored ``target_reached`` instead."""
+    if CENSORED in m:
+        return m[CENSORED]
+    return 1.0 - m["target_reached"] if "target_reached" in m else None
+
+
 def time_to_target_rows(per_method: dict[str, list[dict]]) -> list[dict]:
     """One row per method and axis recorded: reached k/n and the censoring-aware median."""
     rows = []
     for method, ms in per_method.items():
-        tracked = [m for m in ms if CENSORED in m]
+        tracked = [m for m in ms if _censored(m) is not None]
         if not tracked:
             continue
         for axis in AXES:
             key = to_target_key(axis)
             if not any(key in m for m in tracked) and not any(budget_key(axis) in m for m in tracked):
                 continue
-            values = [None if m.get(CENSORED) == 1.0 or key not in m else m[key] for m in tracked]
+            values = [None if _censored(m) == 1.0 or key not in m else m[key] for m in tracked]
             median = median_time_to_target(values)
             budgets = sorted({m[budget_key(axis)] for m in tracked if budget_key(axis) in m})
             if median is not None:
@@ -115,13 +123,18 @@ def accuracy_matrices(notes: dict[str, list]) -> list[dict]:
                 mat = json.loads(json.loads(blob).get("accuracy_matrix", "null")) if blob else None
             except (TypeError, ValueError, AttributeError):
                 mat = None
-            if isinstance(mat, list) and mat and all(isinstance(r, list) and len(r) == len(mat) for r in mat):
+            if (isinstance(mat, list) and mat and isinstance(mat[0], list) and mat[0]
+                    and all(isinstance(r, list) and len(r) == len(mat[0]) for r in mat)):
                 mats.append(mat)
-        if not mats or len({len(m) for m in mats}) != 1:
+        if not mats or len({(len(m), len(m[0])) for m in mats}) != 1:
             continue
-        size = len(mats[0])
-        mean = [[sum(float(m[i][j]) for m in mats) / len(mats) for j in range(size)] for i in range(size)]
-        out.append({"method": method, "n": len(mats), "matrix": [[round(v, 4) for v in row] for row in mean]})
+        rows, cols = len(mats[0]), len(mats[0][0])
+        mean = [[sum(float(m[i][j]) for m in mats) / len(mats) for j in range(cols)] for i in range(rows)]
+        # T + 1 rows for T experiences: the first row is the model before any training.
+        labels = (["before"] if rows == cols + 1 else []) + [str(i + 1) for i in range(min(rows, cols))]
+        out.append({"method": method, "n": len(mats), "matrix": [[round(v, 4) for v in row] for row in mean],
+                    "rows": labels if len(labels) == rows else [str(i + 1) for i in range(rows)],
+                    "cols": [str(j + 1) for j in range(cols)]})
     return out
 
 

@@ -285,11 +285,10 @@
     var sel = document.querySelector("select.matrix-select[data-target='" + target + "']");
     var drawHeat = function () {
       var m = mats[parseInt(sel.value, 10)] || mats[0];
-      var labels = m.matrix.map(function (r, k) { return String(k + 1); });
-      Plotly.react(target, [{ type: "heatmap", z: m.matrix, x: labels, y: labels, zmin: 0, zmax: 1,
+      Plotly.react(target, [{ type: "heatmap", z: m.matrix, x: m.cols, y: m.rows, zmin: 0, zmax: 1,
                               colorscale: "Viridis", hovertemplate: "after %{y}, on %{x}: %{z:.3f}<extra></extra>" }],
-                   layout({ title: { text: "accuracy matrix" }, xaxis: { title: { text: "evaluated on experience" } },
-                            yaxis: { title: { text: "after training on" }, autorange: "reversed" } }), config);
+                   layout({ title: { text: "accuracy matrix" }, xaxis: { title: { text: "evaluated on experience" }, type: "category" },
+                            yaxis: { title: { text: "after training on" }, autorange: "reversed", type: "category" } }), config);
     };
     if (sel) { sel.addEventListener("change", drawHeat); }
     drawHeat();
