@@ -106,10 +106,12 @@ def _score_task(out: pd.DataFrame, idx, values: dict, baselines: dict, alpha: fl
     direction = part["direction"].iloc[0]
     sign = 1.0 if direction == "max" else -1.0
     key = tuple(part.iloc[0][c] for c in TASK_GROUP)
-    samples = {m: values.get((*key, m), []) for m in part["method"]}
-    ranked = {m: v for m, v in samples.items() if not part.loc[part["method"] == m, "reference"].iloc[0]}
+    methods = list(part["method"])
+    samples = {m: values.get((*key, m), []) for m in methods}
+    is_ref = dict(zip(methods, part["reference"]))
+    ranked = {m: v for m, v in samples.items() if not is_ref.get(m, False)}
     ranks = dominance_ranks(ranked, direction, alpha)
-    out.loc[idx, "rank"] = [ranks.get(m, math.nan) for m in part["method"]]
+    out.loc[idx, "rank"] = [ranks.get(m, math.nan) for m in methods]
     base = baselines.get(part["task"].iloc[0])
     base_rows = part[part["method"] == base]
     if not len(base_rows):
@@ -125,7 +127,7 @@ def _score_task(out: pd.DataFrame, idx, values: dict, baselines: dict, alpha: fl
     raw = [welch_p(samples[m], samples[base]) for m in others]
     adjusted = holm(raw)
     for m, p, q in zip(others, raw, adjusted):
-        row = idx[list(part["method"]).index(m)]
+        row = idx[methods.index(m)]
         out.loc[row, "p_vs_baseline"], out.loc[row, "p_holm"] = p, q
         if math.isnan(q):
             continue
@@ -135,7 +137,7 @@ def _score_task(out: pd.DataFrame, idx, values: dict, baselines: dict, alpha: fl
     for m in part.loc[part["reference"], "method"]:
         if m == base:
             continue
-        row = idx[list(part["method"]).index(m)]
+        row = idx[methods.index(m)]
         p = welch_p(samples[m], samples[base])
         out.loc[row, "p_vs_baseline"] = p
 

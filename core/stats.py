@@ -92,6 +92,37 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out
 
 
+def welch_matrix(samples: list[list[float]]):
+    """Two-sided Welch p-values for every pair (i < j) at once: (i index, j index, p) arrays.
+
+    Same rules as :func:`welch_p`: NaN for a side with fewer than two values, exact comparison
+    when neither side has spread.
+    """
+    import numpy as np
+
+    n = np.array([len(v) for v in samples], float)
+    mean = np.array([sum(v) / len(v) if v else np.nan for v in samples])
+    var = np.array([sum((x - m) ** 2 for x in v) / (len(v) - 1) if len(v) > 1 else np.nan
+                    for v, m in zip(samples, mean)])
+    i, j = np.triu_indices(len(samples), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se2 = var[i] / n[i] + var[j] / n[j]
+        t = (mean[i] - mean[j]) / np.sqrt(se2)
+        df = se2**2 / ((var[i] / n[i]) ** 2 / (n[i] - 1) + (var[j] / n[j]) ** 2 / (n[j] - 1))
+    p = np.full(len(i), np.nan)
+    testable = (n[i] >= 2) & (n[j] >= 2)
+    same = np.isclose(mean[i], mean[j], rtol=1e-9, atol=1e-12)
+    flat = testable & np.isclose(se2, 0.0, rtol=0, atol=1e-24)
+    p[testable & same] = 1.0
+    p[flat & ~same] = 0.0
+    rest = testable & ~same & ~flat
+    if rest.any():
+        from scipy import stats
+
+        p[rest] = 2 * stats.t.sf(np.abs(t[rest]), df[rest])
+    return i, j, p
+
+
 def dominance_ranks(samples: dict[str, Sequence[float]], direction: str, alpha: float = ALPHA,
                     decimals: int = 4) -> dict[str, int]:
     """Rank = 1 + the number of methods significantly better (Welch, Holm over all pairs).
@@ -100,24 +131,34 @@ def dominance_ranks(samples: dict[str, Sequence[float]], direction: str, alpha: 
     rest they are ordered by their mean rounded to ``decimals`` (the displayed precision), so two
     equal displayed values always share a rank. Methods without any finite value are left out.
     """
+    import numpy as np
+
     sign = 1.0 if direction == "max" else -1.0
     names = [k for k, v in samples.items() if finite(v)]
-    means = {k: sum(finite(samples[k])) / len(finite(samples[k])) for k in names}
-    pairs = list(combinations(names, 2))
-    adjusted = holm([welch_p(samples[a], samples[b]) for a, b in pairs])
-    better = {k: 0 for k in names}
-    for (a, b), p in zip(pairs, adjusted):
-        ra, rb = round(sign * means[a], decimals), round(sign * means[b], decimals)
-        if math.isnan(p):  # untestable pair: the displayed means decide
-            separated = ra != rb
-        else:
-            separated = p < alpha and ra != rb
-        if separated:
-            if ra > rb:
-                better[b] += 1
-            else:
-                better[a] += 1
-    return {k: 1 + better[k] for k in names}
+    vals = [finite(samples[k]) for k in names]
+    if not names:
+        return {}
+    i, j, p = welch_matrix(vals)
+    # Holm over the testable pairs, vectorized: adjusted_(r) = running max of (m - r) p_(r).
+    q = np.full(len(p), np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        order = np.argsort(p[ok], kind="stable")
+        m = int(ok.sum())
+        adj = np.minimum(1.0, (m - np.arange(m)) * p[ok][order])
+        adj = np.maximum.accumulate(adj)
+        sub = np.empty(m)
+        sub[order] = adj
+        q[ok] = sub
+    shown = np.round(sign * np.array([sum(v) / len(v) for v in vals]), decimals)
+    differ = shown[i] != shown[j]
+    separated = np.where(np.isnan(q), differ, (q < alpha) & differ)
+    better = np.zeros(len(names), int)
+    a_wins = separated & (shown[i] > shown[j])
+    b_wins = separated & (shown[i] < shown[j])
+    np.add.at(better, j[a_wins], 1)
+    np.add.at(better, i[b_wins], 1)
+    return {k: 1 + int(b) for k, b in zip(names, better)}
 
 
 def expected_best_of_k(selection: Sequence[float], reported: Sequence[float], k: int, direction: str) -> float:

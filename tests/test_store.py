@@ -5,6 +5,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from regsuite.errors import StoreError
+from regsuite.store import SCHEMA_VERSION
+
+SCHEMA = SCHEMA_VERSION.encode()
 from regsuite.store import RUNS_SCHEMA, Store
 
 
@@ -30,7 +33,7 @@ def test_round_trip_and_dedup_keeps_the_latest(tmp_path):
     assert curves.iloc[0]["value"] == 2.0
     # Atomic writes leave no temporary files behind.
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
-    assert all(pq.read_metadata(p).metadata[b"regsuite.schema_version"] == b"1" for p in tmp_path.rglob("*.parquet"))
+    assert all(pq.read_metadata(p).metadata[b"regsuite.schema_version"] == SCHEMA for p in tmp_path.rglob("*.parquet"))
 
 
 def test_finished_ids_skip_errors_so_they_are_retried(tmp_path):
