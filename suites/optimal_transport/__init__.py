@@ -17,6 +17,7 @@ def regsuite_suites():
 
 @hookimpl
 def regsuite_tasks():
+    from .solver_tasks import SOLVER_TASKS
     from .tasks import ALL
 
-    return [cls() for cls in ALL]
+    return [cls() for cls in ALL + SOLVER_TASKS]
