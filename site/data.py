@@ -64,6 +64,15 @@ class SiteData:
     trials: pd.DataFrame | None = None  # tuning-trial runs (``<store>/tuning/``), for budget curves
     selections: list[dict] = field(default_factory=list)  # ``<store>/tuning/selections/*.json`` records
     _methods: list[str] | None = field(default=None, repr=False)
+    _scores: pd.DataFrame | None = field(default=None, repr=False)
+
+    def scores(self) -> pd.DataFrame:
+        """:func:`regsuite.suite_scores.suite_scores` of the whole aggregate, computed once."""
+        if self._scores is None:
+            from regsuite.suite_scores import suite_scores
+
+            self._scores = suite_scores(self.agg)
+        return self._scores
 
     # ------------------------------------------------------------ names
 
@@ -173,7 +182,7 @@ def _mean(values) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def boards(agg: pd.DataFrame) -> list[dict]:
+def boards(agg: pd.DataFrame, scores: pd.DataFrame | None = None) -> list[dict]:
     """One leaderboard per (suite version, tier, protocol) of a suite's aggregate.
 
     Rows are methods, one cell per task; the summary columns are the bounded suite aggregates of
@@ -183,7 +192,10 @@ def boards(agg: pd.DataFrame) -> list[dict]:
     """
     from regsuite.suite_scores import suite_scores
 
-    scores = suite_scores(agg)
+    if scores is None:
+        scores = suite_scores(agg)
+    else:  # the whole results' scores: this suite's only
+        scores = scores[scores["suite"].isin(set(agg["suite"]))]
     out = []
     for (version, tier, protocol), part in agg.groupby(["suite_version", "tier", "protocol"], sort=True):
         tasks = sorted(set(part["task"]))

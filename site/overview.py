@@ -54,16 +54,17 @@ def diff_interval(a: list[float], b: list[float]) -> tuple[float, float, float]:
 
 def coverage(data) -> dict:
     runs = data.runs
-    ok = runs[runs["status"] == "ok"]
     suites = data.suites()
-    n_tasks = {s: runs.loc[runs["suite"] == s, "task"].nunique() for s in suites}
+    n_tasks = runs.groupby("suite")["task"].nunique().to_dict()
+    ok_tasks = runs[runs["status"] == "ok"].groupby(["method", "suite"])["task"].nunique().to_dict()
+    tiers = runs.groupby(["method", "suite"])["tier"].unique().to_dict()
     rows = []
-    for method, grp in runs.groupby("method", sort=True):
+    for method in sorted(set(runs["method"])):
         cells = []
         for s in suites:
-            part = grp[grp["suite"] == s]
-            k = ok.loc[(ok["method"] == method) & (ok["suite"] == s), "task"].nunique()
-            cells.append({"k": k, "n": n_tasks[s], "tiers": sorted(set(part["tier"])), "ran": len(part) > 0})
+            ran = (method, s) in tiers
+            cells.append({"k": ok_tasks.get((method, s), 0), "n": n_tasks[s],
+                          "tiers": sorted(tiers[(method, s)]) if ran else [], "ran": ran})
         rows.append({"method": method, "cells": cells, "suites": sum(c["k"] > 0 for c in cells)})
     return {"suites": suites, "rows": rows}
 

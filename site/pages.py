@@ -43,8 +43,6 @@ def overview(data: SiteData) -> dict:
         )
     tasks_of = runs.groupby("method")["task"].nunique().to_dict()
     methods = []
-    from regsuite.suite_scores import suite_scores
-
     for name in data.methods():
         cls = data.method_info(name)
         methods.append({
@@ -57,7 +55,7 @@ def overview(data: SiteData) -> dict:
         "methods": [m for m in methods if m["tasks"]],
         "idle_methods": [m for m in methods if not m["tasks"]],
         "coverage": coverage(data),
-        "cards": best_cards(data, suite_scores(data.agg)),
+        "cards": best_cards(data, data.scores()),
         "n_methods": runs["method"].nunique(),
         "n_tasks": runs["task"].nunique(),
         "n_runs": len(runs),
@@ -74,7 +72,7 @@ def suite(data: SiteData, name: str) -> dict:
         t = data.task_info(key)
         tasks.append({"key": key, "slug": slug(key), "description": t.description if t is not None else "",
                       "baseline": t.baseline if t is not None else None})
-    bs = boards(part)
+    bs = boards(part, data.scores())
     return {
         "name": name,
         "description": info.description if info is not None else "",
