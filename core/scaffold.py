@@ -92,29 +92,39 @@ def plugin_new(obj, name, directory):
 def plugin_check(obj, plugin, methods, task):
     """Run the conformance checks for PLUGIN's methods (entry-point or distribution name).
 
-    Without PLUGIN, checks every method of every plugin not shipped with regsuite.
+    Without PLUGIN, checks every method of every plugin not shipped with regsuite. A plugin that
+    failed to load, had something left out, or provides a name another plugin provides too fails
+    (exit 1) with the reason.
     """
-    from .testing import CHECKS, conformance
+    from .testing import CHECKS, conformance, plugin_problems
 
     reg = obj.registry
+    broken: list[str] = []
     if not plugin and not methods:
         third = sorted(m for m, p in reg.method_plugin.items()
                        if next(i for i in reg.loaded.plugins if i.name == p).distribution != "regsuite")
-        if not third:
+        broken = plugin_problems(reg)
+        if not third and not broken:
             raise UsageError("no third-party plugin is installed; name a plugin or --method to check")
         methods = tuple(third)
-    results = conformance(methods, plugin if not methods else None, task, reg=reg)
+    elif plugin and not methods:
+        broken = plugin_problems(reg, plugin)
+    results = conformance(methods, plugin if not methods else None, task, reg=reg) if methods or plugin else []
     by_method: dict[str, dict[str, object]] = {}
     for r in results:
         by_method.setdefault(r.method, {})[r.check] = r
-    width = max(len(m) for m in by_method)
-    click.echo(f"{'method':<{width}}  " + "  ".join(CHECKS))
-    for method, checks in by_method.items():
-        cells = [("ok" if checks[c].ok else "FAIL").ljust(len(c)) for c in CHECKS]
-        click.echo(f"{method:<{width}}  " + "  ".join(cells).rstrip())
+    if by_method:
+        width = max(len(m) for m in by_method)
+        click.echo(f"{'method':<{width}}  " + "  ".join(CHECKS))
+        for method, checks in by_method.items():
+            cells = [("ok" if checks[c].ok else "FAIL").ljust(len(c)) for c in CHECKS]
+            click.echo(f"{method:<{width}}  " + "  ".join(cells).rstrip())
     failed = [r for r in results if not r.ok]
+    for line in broken:
+        click.echo(f"FAIL {line}")
     for r in failed:
         click.echo(f"FAIL {r.method} {r.check}: {r.detail}")
-    click.echo(f"{len(by_method)} methods, {len(results) - len(failed)} checks passed, {len(failed)} failed")
-    if failed:
+    tail = f", {len(broken)} plugin problems" if broken else ""
+    click.echo(f"{len(by_method)} methods, {len(results) - len(failed)} checks passed, {len(failed)} failed{tail}")
+    if failed or broken:
         sys.exit(1)

@@ -9,7 +9,8 @@ From a plugin's test file::
 
 or from the shell: ``regsuite plugin check [PLUGIN]``. For each method:
 
-* ``metadata``: name, family, citation, defaults and search space are valid, no unknown hooks
+* ``metadata``: name, family, citation, defaults and search space are valid, no unknown hooks,
+  and no method named like a run hook that lacks ``@hookimpl`` (pluggy would never call it)
 * ``construct``: the class constructs from its defaults
 * ``search-space``: points sampled from every dimension validate, and so do the defaults
 * ``smoke-run``: the method runs a compatible smoke task to completion with status ok
@@ -135,7 +136,7 @@ def check_method(reg: Registry, name: str, task: str | None = None) -> list[Chec
     def record(check, ok, detail=""):
         out.append(CheckResult(name, check, ok, detail))
 
-    problems = cls.metadata_problems()
+    problems = cls.metadata_problems() + unmarked_hooks(cls)
     if cls.citation is None:
         problems.append("citation is missing")
     record("metadata", not problems, "; ".join(problems))
@@ -309,10 +310,77 @@ def _first_difference(a, b, path: str) -> str | None:
     return None if a == b else path
 
 
+def unmarked_hooks(cls) -> list[str]:
+    """Methods named like a run hook but without ``@hookimpl``: pluggy never calls them, so the
+    method would pass every other check and silently do nothing."""
+    import difflib
+
+    from .state import RUN_HOOKS
+
+    out = []
+    for attr in sorted(dir(cls)):
+        fn = getattr(cls, attr, None)
+        if not attr.startswith("regsuite_") or not callable(fn) or getattr(fn, "regsuite_impl", None) is not None:
+            continue
+        if attr in RUN_HOOKS:
+            out.append(f"{attr} is not marked @hookimpl, so it is never called (decorate it with "
+                       "regsuite.hookimpl)")
+        else:
+            close = difflib.get_close_matches(attr, RUN_HOOKS, n=1, cutoff=0.8)
+            if close:
+                out.append(f"{attr} is neither marked @hookimpl nor a run hook; did you mean {close[0]}?")
+    return out
+
+
+def _distributions(reg: Registry) -> dict[str, str]:
+    """Distribution name of every plugin, loaded or not (entry point name or -p module -> distribution)."""
+    from importlib.metadata import entry_points
+
+    from .hookspec import PROJECT
+
+    out = {ep.name: (ep.dist.name if ep.dist else "?") for ep in entry_points(group=PROJECT)}
+    out.update({p.name: p.distribution for p in reg.loaded.plugins})
+    return out
+
+
+def _owner(reg: Registry, name: str) -> str:
+    """The plugin a registry problem belongs to: problems of tasks are keyed by the task's key."""
+    return reg.task_plugin.get(name, name)
+
+
+def plugin_problems(reg: Registry, plugin: str | None = None) -> list[str]:
+    """Why a plugin (entry-point or distribution name; None: every plugin not shipped with regsuite)
+    is broken: it failed to load, some of what it provides was left out, or it provides a name
+    another plugin provides too (then neither is used). One line each, naming the plugin."""
+    dists = _distributions(reg)
+
+    def chosen(p: str) -> bool:
+        dist = dists.get(p, "-p")
+        return dist != "regsuite" if plugin is None else plugin in (p, dist)
+
+    out = []
+    for name, reason in reg.problems:
+        owner = _owner(reg, name)
+        if chosen(owner):
+            out.append(f"plugin {owner!r}: {reason}")
+    for (kind, name), plugins in reg.conflicts.items():
+        mine = [p for p in plugins if chosen(p)]
+        if mine:
+            out.append(f"plugin {mine[0]!r}: {reg.conflict_line(kind, name)}")
+    return out
+
+
 def methods_of_plugin(reg: Registry, plugin: str) -> list[str]:
-    """Methods provided by a plugin, given its entry-point name or its distribution name."""
+    """Methods provided by a plugin, given its entry-point name or its distribution name.
+
+    A plugin that failed to load has none (its problems are :func:`plugin_problems`); a name no
+    plugin has, loaded or not, is a usage error.
+    """
     names = {p.name for p in reg.loaded.plugins if plugin in (p.name, p.distribution)}
     if not names:
+        dists = _distributions(reg)
+        if any(plugin in (_owner(reg, n), dists.get(_owner(reg, n))) for n, _ in reg.problems):
+            return []
         known = sorted({p.name for p in reg.loaded.plugins} | {p.distribution for p in reg.loaded.plugins})
         from .registry import _close
 
@@ -320,19 +388,51 @@ def methods_of_plugin(reg: Registry, plugin: str) -> list[str]:
     return sorted(m for m, p in reg.method_plugin.items() if p in names)
 
 
+def _unknown_method(reg: Registry, name: str, exc: UsageError) -> UsageError:
+    """The lookup error for a method to check, with the reason its plugin left it out, if any."""
+    said = [f"plugin {_owner(reg, p)!r}: {why}" for p, why in reg.problems if repr(name) in why]
+    failed = [f"plugin {_owner(reg, p)!r}: {why}" for p, why in reg.problems if why.startswith("failed to import")
+              or why.startswith("invalid hook implementation") or why.startswith("discovery hook failed")]
+    if said:
+        return UsageError(f"{exc}; it was left out: {'; '.join(said)}")
+    if failed:
+        return UsageError(f"{exc}; plugins that failed to load (one may provide it): {'; '.join(failed)}")
+    return exc
+
+
 def conformance(methods=(), plugin: str | None = None, task: str | None = None, reg: Registry | None = None):
+    """The check results of the named methods, or of every method of ``plugin``.
+
+    A method that is not registered raises :class:`UsageError` naming why, when its plugin was
+    left out; a plugin's own problems (load failures, conflicts) are :func:`plugin_problems`.
+    """
     reg = reg or build_registry()
     names = list(methods) or (methods_of_plugin(reg, plugin) if plugin else [])
-    if not names:
+    if not names and not (plugin and plugin_problems(reg, plugin)):
         raise UsageError("name methods or a plugin to check")
     results = []
     for name in names:
+        try:
+            reg.method(name)
+        except UsageError as exc:
+            raise _unknown_method(reg, name, exc) from None
         results.extend(check_method(reg, name, task))
     return results
 
 
 def assert_conformance(*methods: str, plugin: str | None = None, task: str | None = None) -> None:
-    """Raise an AssertionError listing every failed check (for use in a plugin's pytest suite)."""
-    failed = [r for r in conformance(methods, plugin, task) if not r.ok]
-    if failed:
-        raise ConformanceError("\n".join(f"{r.method}: {r.check} failed: {r.detail}" for r in failed))
+    """Raise an AssertionError listing every failed check (for use in a plugin's pytest suite).
+
+    The plugin's load problems (``plugin=``), or why a named method is missing, are part of the
+    message, so pytest's output names the cause (e.g. a misspelled hook) rather than only
+    "unknown method".
+    """
+    reg = build_registry()
+    try:
+        results = conformance(methods, plugin, task, reg=reg)
+    except UsageError as exc:
+        raise ConformanceError(str(exc)) from None
+    lines = plugin_problems(reg, plugin) if plugin else []
+    lines += [f"{r.method}: {r.check} failed: {r.detail}" for r in results if not r.ok]
+    if lines:
+        raise ConformanceError("\n".join(lines))
