@@ -12,6 +12,7 @@ def regsuite_suites():
 
 @hookimpl
 def regsuite_tasks():
+    from .longtail import ALL as LONG_TAIL
     from .tasks import ALL
 
-    return [cls() for cls in ALL]
+    return [cls() for cls in ALL + LONG_TAIL]
