@@ -73,6 +73,14 @@ def suite(data: SiteData, name: str) -> dict:
         tasks.append({"key": key, "slug": slug(key), "description": t.description if t is not None else "",
                       "baseline": t.baseline if t is not None else None})
     bs = boards(part, data.scores())
+    runs = data.runs[data.runs["suite"] == name]
+    machines = {}
+    for (version, tier, protocol), grp in runs.groupby(["suite_version", "tier", "protocol"], sort=False):
+        machines[(version, tier, protocol)] = sorted(
+            {f"{d} · {c}" if isinstance(c, str) and c else str(d)
+             for d, c in zip(grp["device"].fillna("unknown"), grp["cpu"].fillna(""))})
+    for b in bs:
+        b["machines"] = machines.get((b["version"], b["tier"], b["protocol"]), [])
     return {
         "name": name,
         "description": info.description if info is not None else "",

@@ -184,6 +184,11 @@ def test_task_rows_carry_their_command_cost_machine_and_dirty_flag(site):
     assert sorted(rows["run_id"]) == sorted(f"std-{m}-{s}" for m in ("sgd", "adamw", "tied") for s in range(3))
 
 
+def test_suite_boards_name_the_machine_their_costs_come_from(site):
+    text = _text(site[0] / "suites" / "suite0.html")
+    assert text.count("Cost ratios measured against the baseline in the same runs, on: cpu (synthetic) · synthetic CPU.") == 4
+
+
 def test_recorded_metrics_time_to_target_and_domain_tables(site):
     text = _text(site[0] / "tasks" / "suite0--task-big.html")
     # test_ece 0.10/0.11/0.12: mean 0.11, half-width t(0.975, 2) x 0.01 / sqrt(3) = 4.3027 x 0.005774 = 0.0248.
