@@ -135,7 +135,7 @@ def execute_run(reg: Registry, spec: RunSpec, *, device: str = "cpu", data_dir: 
         )
         with torch_threads(run_threads(task, dev, options)):
             metrics = ctx.complete(dict(task.run(ctx) or {}))  # run_end hooks, steps, train time
-        if task.primary.name not in metrics:
+        if task.primary.name not in metrics and not _censored_primary(task, metrics):
             raise RuntimeError(f"task {spec.task} did not report its primary metric {task.primary.name!r}")
     except Diverged as exc:
         status, error = "diverged", str(exc)
@@ -172,6 +172,11 @@ def execute_run(reg: Registry, spec: RunSpec, *, device: str = "cpu", data_dir: 
     return row, curves
 
 
+def _censored_primary(task, metrics: dict) -> bool:
+    """A time-to-target primary that was not reached is a result (censored), not a missing metric."""
+    return task.primary.name.endswith("_to_target") and metrics.get("target_censored") == 1.0
+
+
 def _row(reg: Registry, spec: RunSpec, status: str, error, metrics: dict, ctx, wall: float, peak, device: str,
          started_at: str) -> dict:
     task = reg.tasks[spec.task]
@@ -194,7 +199,8 @@ def _row(reg: Registry, spec: RunSpec, status: str, error, metrics: dict, ctx, w
         "error": error,
         "primary_metric": task.primary.name,
         "primary_direction": task.primary.direction,
-        "primary_value": float(metrics[task.primary.name]) if status == "ok" else None,
+        # None for a censored time-to-target primary: the target was not reached within the budget.
+        "primary_value": float(metrics[task.primary.name]) if status == "ok" and task.primary.name in metrics else None,
         "metrics": json.dumps({k: float(v) for k, v in metrics.items()}, sort_keys=True),
         "notes": json.dumps({k: str(v) for k, v in (ctx.notes if ctx else {}).items()}, sort_keys=True),
         "wall_s": wall,

@@ -23,7 +23,7 @@ from .stats import ALPHA, dominance_ranks, holm, t_interval, welch_p
 GROUP = ["suite", "suite_version", "task", "tier", "protocol", "method"]
 TASK_GROUP = ["suite", "suite_version", "task", "tier", "protocol"]
 COLUMNS = GROUP + [
-    "metric", "direction", "n", "failed", "mean", "ci95", "reference", "rank", "p_vs_baseline", "p_holm",
+    "metric", "direction", "n", "failed", "censored", "mean", "ci95", "reference", "rank", "p_vs_baseline", "p_holm",
     "vs_baseline", "delta_pct", "step_time_ratio", "wall_time_ratio", "state_mem_ratio",
 ]
 
@@ -45,6 +45,12 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
     ok = runs["status"] == "ok"
     frame = runs[GROUP + ["primary_metric", "primary_direction"]].copy()
     frame["_value"] = pd.to_numeric(runs["primary_value"], errors="coerce").where(ok)
+    frame["_censored"] = 0
+    lost = ok & frame["_value"].isna()
+    if lost.any():  # censored time-to-target runs enter at their budget, a lower bound of their time
+        bound = [censored_bound(r) for r in runs[lost].to_dict("records")]
+        frame.loc[lost, "_value"] = bound
+        frame.loc[lost, "_censored"] = [int(b == b) for b in bound]
     frame["_step"] = pd.to_numeric(runs["step_time_ms"], errors="coerce").where(ok)
     frame["_wall"] = pd.to_numeric(runs["wall_s"], errors="coerce").where(ok) if "wall_s" in runs else math.nan
     frame["_mem"] = pd.to_numeric(runs["state_mem_mb"], errors="coerce").where(ok)
@@ -56,6 +62,7 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
             direction=("primary_direction", "first"),
             n=("_value", "count"),
             failed=("_failed", "sum"),
+            censored=("_censored", "sum"),
             mean=("_value", "mean"),
             sd=("_value", "std"),
             step_time=("_step", "mean"),
@@ -71,6 +78,7 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
     out["ci95"] = half.where(n >= 2)
     out["n"] = out["n"].astype(int)
     out["failed"] = out["failed"].astype(int)
+    out["censored"] = out["censored"].astype(int)
     out["reference"] = out["method"].isin(references)
     for col in ("rank", "p_vs_baseline", "p_holm", "delta_pct", "step_time_ratio", "wall_time_ratio",
                 "state_mem_ratio"):
@@ -83,6 +91,17 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
     out["rank"] = out["rank"].astype("Int64")
     return out.sort_values(["suite", "task", "tier", "protocol", "reference", "rank", "method"]).reset_index(
         drop=True)[COLUMNS]
+
+
+def censored_bound(row: dict) -> float:
+    """The budget of an ok run whose time-to-target primary was not reached (NaN otherwise)."""
+    from .store import metrics_of
+
+    metrics = metrics_of(row)
+    name = str(row.get("primary_metric") or "")
+    if metrics.get("target_censored") != 1.0 or not name.endswith("_to_target"):
+        return math.nan
+    return float(metrics.get(f"target_budget_{name.removesuffix('_to_target')}", math.nan))
 
 
 def current_versions(runs: pd.DataFrame) -> pd.DataFrame:
@@ -191,7 +210,7 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
             "tier": agg["tier"],
             "method": agg["method"],
             "metric": agg["metric"],
-            "mean ± 95% CI": [_pm(m, c) for m, c in zip(agg["mean"], agg["ci95"])],
+            "mean ± 95% CI": [_pm_censored(r) for r in rows],
             "n": agg["n"].astype(str) + [f" ({f} failed)" if f else "" for f in agg["failed"]],
             "rank": [rank_text(r) for r in rows],
             "vs baseline (Holm)": [significance_text(r) for r in rows],
@@ -204,6 +223,8 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
     notes = []
     if (agg["tier"] == "smoke").any():
         notes.append("smoke tier: a pipeline check on tiny data, not a ranking of methods.")
+    if "censored" in agg and (agg["censored"] > 0).any():
+        notes.append("≥: some seeds never reached the target; they enter at the budget (a lower bound of their time).")
     notes.append("rank: 1 + methods significantly better (Welch, Holm over all pairs, alpha 0.05); "
                  "equal ranks form a tie group. ref: reference row, not ranked.")
     if fmt == "markdown":
@@ -212,6 +233,17 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
         body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in shown.itertuples(index=False)]
         return "\n".join([header, sep, *body, "", *notes])
     return "\n".join([shown.to_string(index=False), *notes])
+
+
+def _pm_censored(row) -> str:
+    """Mean ± CI; with censored seeds a lower bound ('≥'), and how many reached the target."""
+    c = int(getattr(row, "censored", 0) or 0)
+    text = _pm(row.mean, row.ci95)
+    if not c:
+        return text
+    if c >= row.n:
+        return f"not reached in {_num(row.mean, True)} (0/{row.n})"
+    return f"≥ {text} ({row.n - c}/{row.n} reached)"
 
 
 def _integral(values) -> bool:

@@ -136,3 +136,15 @@ def test_state_memory_counts_nested_and_wrapped_optimizer_state():
     state = type("S", (), {"model": model, "optimizer": Wrapper(inner)})()
     # weight + grad + two factors + slow weights = 5 * 0.25 MiB
     assert state_memory_mb(state) == pytest.approx(1.25)
+
+
+def test_a_censored_time_to_target_primary_is_a_result_not_an_error():
+    from types import SimpleNamespace
+
+    from regsuite.runner import _censored_primary
+
+    task = SimpleNamespace(primary=SimpleNamespace(name="steps_to_target"))
+    assert _censored_primary(task, {"target_censored": 1.0, "target_budget_steps": 4000.0})
+    assert not _censored_primary(task, {"target_censored": 0.0})  # reached but missing: a real error
+    other = SimpleNamespace(primary=SimpleNamespace(name="test_accuracy"))
+    assert not _censored_primary(other, {"target_censored": 1.0})

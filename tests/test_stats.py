@@ -1,5 +1,6 @@
 """The leaderboard's statistics, each checked against values worked out by hand."""
 
+import json
 import math
 
 import pandas as pd
@@ -169,3 +170,22 @@ def test_rows_of_an_older_method_version_are_not_averaged_in():
     out = aggregate(df, {"s/t": "base"}).set_index("method")
     assert out.loc["m", "n"] == 1 and out.loc["m", "mean"] == pytest.approx(0.9)  # v2 only
     assert out.loc["base", "n"] == 3
+
+
+def test_censored_time_to_target_enters_at_its_budget_and_is_shown_as_a_bound():
+    rows = []
+    for method, values in {"base": [900.0, 1000.0, None], "fast": [100.0, 120.0, 110.0]}.items():
+        for seed, v in enumerate(values):
+            metrics = {"target_budget_steps": 4000.0, "target_censored": 0.0 if v else 1.0}
+            if v:
+                metrics["steps_to_target"] = v
+            rows.append({"suite": "g", "suite_version": "1", "task": "g/t", "tier": "standard",
+                         "protocol": "default", "method": method, "seed": seed, "status": "ok",
+                         "primary_metric": "steps_to_target", "primary_direction": "min", "primary_value": v,
+                         "step_time_ms": 1.0, "wall_s": 1.0, "state_mem_mb": 1.0,
+                         "metrics": json.dumps(metrics)})
+    out = aggregate(pd.DataFrame(rows), {"g/t": "base"}).set_index("method")
+    assert out.loc["base", "censored"] == 1 and out.loc["base", "n"] == 3
+    assert out.loc["base", "mean"] == pytest.approx((900 + 1000 + 4000) / 3)  # a lower bound
+    text = format_table(aggregate(pd.DataFrame(rows), {"g/t": "base"}))
+    assert "(2/3 reached)" in text and "≥" in text
