@@ -79,6 +79,26 @@ def test_example_external_plugin(venv, tmp_path):
     assert "gradient-noise" in bench.stdout
 
 
+def test_example_external_task(venv, tmp_path):
+    src = tmp_path / "example-task"
+    shutil.copytree(ROOT / "examples" / "regsuite-example-task", src)
+    pip_install(venv, src)
+    tests = run(venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=src)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "4 passed" in tests.stdout
+    listed = run(venv, *REGSUITE, "list", "tasks")
+    assert any(line.split()[:3] == ["sinefit", "sine-mlp", "smoke"] for line in listed.stdout.splitlines()
+               if line.strip()), listed.stdout + listed.stderr
+    shown = run(venv, *REGSUITE, "show", "sinefit/sine-mlp")
+    assert shown.returncode == 0 and "test_mse" in shown.stdout and "val_mse" in shown.stdout, shown.stdout
+    bench = run(venv, *REGSUITE, "bench", "--suite", "sinefit", "--seeds", "1", "--out", str(tmp_path / "res"),
+                "--quiet")
+    assert bench.returncode == 0, bench.stderr
+    rows = [line.split() for line in bench.stdout.splitlines()]
+    # the suite's default methods, each with a row on the task
+    assert {"sgd", "adamw", "l2"} <= {word for row in rows for word in row}, bench.stdout
+
+
 def test_conformance_catches_contract_and_determinism_violations(registry):
     from regsuite.registry import build_registry
     from regsuite.testing import conformance
