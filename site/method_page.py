@@ -30,6 +30,7 @@ def _hp_list(hparams) -> list[str]:
 
 def selections_of(data: SiteData, name: str) -> list[dict]:
     rows = []
+    with_pages = set(data.tasks())
     for rec in data.selections:
         if rec.get("method") != name:
             continue
@@ -37,7 +38,8 @@ def selections_of(data: SiteData, name: str) -> list[dict]:
         vmetric = rec.get("validation_metric") or ""
         value = selected.get(vmetric) if isinstance(selected, dict) else None
         rows.append({
-            "task": rec["task"], "protocol": str(rec.get("protocol", "")), "trials": rec.get("trials"),
+            "task": rec["task"], "task_page": rec["task"] in with_pages, "protocol": str(rec.get("protocol", "")),
+            "trials": rec.get("trials"),
             "validation_metric": str(vmetric),
             "validation": value if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
             "hparams": _hp_list(selected.get("hparams")) if isinstance(selected, dict) else [],
@@ -53,13 +55,14 @@ def assessments(data: SiteData, name: str, cls) -> list[dict]:
     from regsuite.claims import assess
 
     tasks = dict(data.registry.tasks) if data.registry is not None else {}
+    with_pages = set(data.tasks())
     out = []
     for claim in getattr(cls, "claims", ()) or ():
         a = assess(claim, name, data.runs, tasks)
         out.append({
             "method": name, "quote": claim.quote, "kind": claim.kind.replace("_", " "), "value": claim.value,
             "bound": "at most" if claim.bound == "at_most" else "at least", "setting": claim.setting,
-            "task": claim.task, "versus": claim.versus or (tasks[claim.task].baseline if claim.task in tasks else None),
+            "task": claim.task, "task_page": claim.task in with_pages, "versus": claim.versus or (tasks[claim.task].baseline if claim.task in tasks else None),
             "verdict": a.verdict, "verdict_class": VERDICT_CLASS.get(a.verdict, "v-na"),
             "measured": None if math.isnan(a.measured) else a.measured,
             "low": None if math.isnan(a.low) else a.low, "high": None if math.isnan(a.high) else a.high,

@@ -64,6 +64,8 @@ class Adamw(Method):
         Claim(quote="five points more accurate", kind="accuracy_delta", value=5.0, setting="a made-up setting",
               task="suite0/task-big", versus="sgd"),
         Claim(quote="twice as fast on ImageNet", kind="steps_ratio", value=2.0, setting="ImageNet"),
+        Claim(quote="faster where nothing ran", kind="steps_ratio", value=1.5, setting="nowhere",
+              task="suite0/task-never"),  # a task without runs: named, never linked
     )
 
 

@@ -44,6 +44,17 @@ def test_every_page_is_written(site):
     assert bundle.read_bytes() == plotly_bundle().read_bytes()
 
 
+def test_every_internal_link_resolves(site):
+    out, _ = site
+    for name, text in pages(out).items():
+        for href in re.findall(r'href="([^"#]+)', text):
+            href = html.unescape(href)
+            if href.startswith(("http://", "https://", "data:")):
+                continue
+            target = (out / name).parent / href.split("?")[0]
+            assert target.resolve().is_file(), f"{name} links to missing {href}"
+
+
 def test_no_script_or_stylesheet_comes_from_elsewhere(site):
     for name, text in pages(site[0]).items():
         assert not re.search(r'(src|href)="(https?:)?//', text.replace('href="https://proceedings', "")), name
@@ -219,7 +230,8 @@ def test_claims_page_and_method_page_show_verdicts(site):
     # 100 x (adamw - sgd) = 5 points; half-width sqrt(2) x 4.3027 x 1 / sqrt(3) = 3.513: 1.49 to 8.51 > 0 and
     # reaching the claimed 5: consistent. The ImageNet claim names no task here.
     assert "five points more accurate accuracy delta at least 5 a made-up setting suite0/task-big vs sgd 5 (1.49 to 8.51), n=3" in text
-    assert "1 consistent 0 smaller 0 not reproduced 2 not measurable here" in text
+    assert "1 consistent 0 smaller 0 not reproduced 3 not measurable here" in text
+    assert "suite0/task-never (no runs yet)" in text  # a page that does not exist is not linked
     assert "twice as fast on ImageNet" in _text(out / "methods" / "adamw.html")
 
 
