@@ -9,6 +9,7 @@ from .hookspec import hookimpl
 from .method import FAMILIES, Citation, Fidelity, Method
 from .space import Choice, IntRange, LogUniform, Param, Uniform
 from .suite import Suite
+from .target import Target
 from .task import TIERS, Budget, DataMissing, Metric, Task
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Metric",
     "Param",
     "Suite",
+    "Target",
     "Task",
     "Uniform",
     "hookimpl",

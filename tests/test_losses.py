@@ -151,3 +151,13 @@ def test_harmonic_logits_support_hessian_vector_products(metric):
     (g,) = torch.autograd.grad(loss, centers, create_graph=True)
     (hv,) = torch.autograd.grad(g, centers, grad_outputs=torch.ones_like(g))
     assert torch.isfinite(hv).all()
+
+
+def test_gce_gradient_stays_finite_when_a_probability_underflows(registry):
+    hooks = hooks_for(registry, "gce", [])
+    logits = torch.tensor([[0.0, -200.0, 5.0]], requires_grad=True)  # p_1 underflows to 0 in float32
+    loss = hooks.loss[0](outputs=logits, batch={"y": torch.tensor([2])}, state=None)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+    p = torch.tensor([0.0, -200.0, 5.0]).softmax(-1)
+    assert loss.item() == pytest.approx((1 - p[2].item() ** 0.7) / 0.7, rel=1e-5)  # (1 - p_y^q) / q by hand
