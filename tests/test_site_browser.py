@@ -122,6 +122,12 @@ def test_a_significant_difference_shows_its_mark_and_a_tie_its_group(site, page)
     assert row("sgd").locator("td.vs").inner_text() == "baseline"
     assert "dirty tree" in row("adamw").locator("td.machine").inner_text()  # one adamw seed ran from a dirty tree
     assert "dirty" not in row("sgd").locator("td.machine").inner_text()
+    copy = row("adamw").locator("button.copy")
+    assert copy.get_attribute("data-copy") == (
+        "regsuite bench --tier standard --task suite0/task-big --method adamw --seeds 3")
+    copy.click()
+    page.wait_for_function("b => b.textContent !== 'copy'", arg=copy.element_handle())
+    assert copy.inner_text() in ("copied", "selected")  # the clipboard, or the command selected for Ctrl+C
     # The suite board marks the same cells.
     _open(page, site, "suites/suite0.html")
     cell = page.locator("section.board[data-tier='standard'] tbody tr[data-method='adamw'] .mark")
