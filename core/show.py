@@ -160,8 +160,35 @@ def render(sections: list[list[tuple[str, str]]]) -> str:
 
 
 @click.command("show")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--fidelity", "fidelity", is_flag=True, help="Every method's fidelity as a Markdown table.")
 @click.pass_obj
-def show(obj, name):
+def show(obj, name, fidelity):
     """Show a method's metadata, hyperparameters and hooks, or a task's budget, data and metrics."""
+    if fidelity:
+        click.echo(fidelity_table(obj.registry), nl=False)
+        return
+    if not name:
+        raise UsageError("show needs a method or task NAME (or --fidelity)")
     click.echo(render(lookup(obj.registry, name)))
+
+
+def fidelity_table(reg: Registry) -> str:
+    """docs/fidelity.md: every loaded method's fidelity, as Markdown (``regsuite show --fidelity``)."""
+    lines = [
+        "# Fidelity of every method",
+        "",
+        "Generated from the methods' `fidelity` declarations (`regsuite show --fidelity > docs/fidelity.md`;",
+        "a test keeps this file in step with the code). `faithful`: the paper's equations and defaults, or",
+        "the authors' code (the source says which); `adapted`: what differs and why; `reconstructed`:",
+        "rebuilt from the abstract only, the note says what is unconfirmed.",
+        "",
+        "| method | family | version | fidelity | source | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cls in sorted(reg.methods.values(), key=lambda c: (c.family, c.name)):
+        fid = cls.fidelity
+        cells = [cls.name, cls.family, str(cls.version), fid.kind if fid else "unlabelled",
+                 fid.source if fid else "", fid.note if fid else ""]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
