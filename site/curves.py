@@ -133,8 +133,13 @@ def task_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, list[dict
             "hi": [_r(cols["hi"][i]) for i in keep],
             "_method": method,
         })
-    for boards in out.values():
+    primary = dict(zip(ok["task"], ok["primary_metric"]))
+    for task, boards in out.items():
         for board in boards:
+            # The series shown first: the task's primary metric where logged, else a loss, else the first.
+            keys = [sr["key"] for sr in board["series"]]
+            board["default"] = next((i for i, k in enumerate(keys) if k.split(" ", 1)[-1] == primary.get(task)),
+                                    next((i for i, k in enumerate(keys) if k.endswith(" loss")), 0))
             # Colours follow the board's methods in name order, the same in every series.
             order = {m: i for i, m in enumerate(sorted(board.pop("_methods")))}
             board.pop("_key")

@@ -180,7 +180,7 @@
       var board = curves[parseInt(boardSel.value, 10)] || curves[0];
       fillSelect(seriesSel, board.series.map(function (s, i) { return i; }),
                  board.series.map(function (s) { return s.label + (s.single ? " (final value)" : ""); }),
-                 state.get("series"));
+                 state.get("series") !== null ? state.get("series") : String(board.default || 0));
       fillSelect(axisSel, board.axes, board.axes, state.get("axis"));
     };
     var draw = function () {
@@ -223,7 +223,9 @@
         });
       }
       Plotly.react("curve-plot", traces, layout({
-        title: { text: series.title + (series.single ? " (final value; bar: seed range)" : " (mean; band: seed range)") },
+        title: { text: series.title + (narrow ? "" : series.single ? " (final value; bar: seed range)"
+                                                                 : " (mean; band: seed range)"),
+                 font: { size: narrow ? 14 : 17 } },
         xaxis: { title: { text: series.single ? "method" : axis }, automargin: true },
         yaxis: { title: { text: series.metric }, automargin: true }, showlegend: !series.single
       }), config);

@@ -186,6 +186,8 @@ def test_one_curve_plot_with_selectors_and_a_table_alternative(site, page):
     series = page.locator("#curve-series option").all_inner_texts()
     assert series == ["train loss", "val test_accuracy"]
     assert page.locator("#curve-axis option").all_inner_texts() == ["steps", "seconds"]  # no tokens counted
+    # The primary metric (test_accuracy, logged as "val test_accuracy") is shown first.
+    assert page.locator("#curve-series").evaluate("s => s.options[s.selectedIndex].text") == "val test_accuracy"
     legend = page.locator("#curve-plot .legendtext").all_text_contents()
     assert sorted(legend) == sorted(["adamw", "sgd", EVIL])  # the hostile name shows literally
     page.select_option("#curve-series", label="val test_accuracy")
