@@ -151,7 +151,9 @@ def bench(obj, suites, tasks, methods, seeds, tier, hp, device, out, data_dir, f
         f"{counts['error']} error, {counts['timeout']} timeout; results in {out}",
         err=True,
     )
-    _print_results(reg, Store(out), {r.run_id for r in plan.runs}, "table")
+    from .baseline_rows import baseline_source
+
+    _print_results(reg, Store(out), {r.run_id for r in plan.runs}, "table", baselines_from=baseline_source(None, [out]))
 
 
 def _baselines(reg) -> dict[str, str]:
@@ -163,7 +165,7 @@ def _references(reg) -> set[str]:
     return {name for name, cls in reg.methods.items() if getattr(cls, "reference", None)} if reg else set()
 
 
-def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=()) -> int:
+def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines_from=None) -> int:
     from .scoring import aggregate, format_table
 
     runs = store.runs(run_ids)  # filtered while reading: a plan's rows from a large store stay cheap
@@ -171,6 +173,13 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=()) -> int:
         runs = runs[runs["suite"].isin(suites)]
     if tasks and len(runs):
         runs = runs[runs["task"].isin(tasks) | runs["task"].str.split("/").str[-1].isin(tasks)]
+    if baselines_from is not None and reg is not None:  # tasks whose baseline did not run here
+        from .baseline_rows import with_baselines
+        from .store import Store
+
+        runs, added = with_baselines(runs, _baselines(reg), Store(baselines_from))
+        for task, method, n in added:
+            click.echo(f"note: {task}: baseline {method} taken from {baselines_from} ({n} runs)", err=True)
     agg = aggregate(runs, _baselines(reg) if reg is not None else {}, _references(reg))
     if not len(agg):
         click.echo("no results", err=True)
@@ -211,8 +220,11 @@ def format_metrics(df, fmt: str) -> str:
 @click.option("--task", "tasks", multiple=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table",
               show_default=True)
+@click.option("--baselines", "baselines", default=None, metavar="DIR|none",
+              help="Where a task's baseline rows come from when --results has none of them "
+                   "(default: the committed results/baseline; 'none': only --results).")
 @click.pass_context
-def results(ctx, results_dir, suites, tasks, fmt):
+def results(ctx, results_dir, suites, tasks, fmt, baselines):
     """Summarise stored results: mean and 95% CI over seeds, rank, delta to the baseline."""
     if ctx.invoked_subcommand is not None:
         return
@@ -228,7 +240,10 @@ def results(ctx, results_dir, suites, tasks, fmt):
         known(suites, set(reg.suites) | set(stored["suite"].dropna()), "suite")
         names = set(reg.tasks) | set(stored["task"].dropna())
         known(tasks, names | {n.split("/")[-1] for n in names}, "task")
-    _print_results(obj.registry, store, None, fmt, suites, tasks)
+    from .baseline_rows import baseline_source
+
+    source = baseline_source(baselines, [results_dir])
+    _print_results(obj.registry, store, None, fmt, suites, tasks, baselines_from=source)
     if store.problems:
         for problem in store.problems:
             click.echo(f"error: {problem}", err=True)
