@@ -41,6 +41,7 @@ def render_plugin(name: str, directory: Path) -> list[Path]:
         "distribution": f"regsuite-{name}",
         "class_name": "".join(part.capitalize() for part in name.split("-")),
         "regsuite_version": regsuite_version().split("+")[0],
+        "torch_version": _torch_version(),
     }
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("regsuite", "templates/plugin"),
@@ -60,6 +61,22 @@ def render_plugin(name: str, directory: Path) -> list[Path]:
             path.unlink(missing_ok=True)
         raise UsageError(f"could not write the plugin to {directory}: {exc.strerror or exc}") from None
     return written
+
+
+def _torch_version() -> str:
+    """The torch release regsuite pins (its pyproject.toml), else the one installed here: the
+    plugin's CI installs its CPU build before regsuite, so pip does not fetch a CUDA build."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    for requirement in requires("regsuite") or ():
+        pinned = re.fullmatch(r"torch\s*==\s*([\w.]+)", requirement.split(";")[0].strip())
+        if pinned:
+            return pinned.group(1)
+    try:
+        return version("torch").split("+")[0]
+    except PackageNotFoundError:
+        raise UsageError("torch is not installed, and regsuite pins no torch version") from None
 
 
 @click.group("plugin")

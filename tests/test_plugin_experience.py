@@ -54,6 +54,26 @@ def test_scaffold_installs_passes_its_tests_and_is_listed(venv, tmp_path):
     assert any(line.startswith("my-method ") for line in listed.stdout.splitlines()), listed.stdout
 
 
+def test_scaffold_says_how_to_depend_on_regsuite_and_ci_installs_cpu_torch_first(tmp_path):
+    from regsuite.scaffold import render_plugin
+
+    render_plugin("ci-check", tmp_path)
+    workflow = (tmp_path / ".github" / "workflows" / "tests.yml").read_text().splitlines()
+    installs = [line.strip() for line in workflow if line.strip().startswith("python -m pip install")]
+    # torch from the CPU index (regsuite's pin, torch==2.13.0 in pyproject.toml), then regsuite from
+    # git, then the plugin: pip then finds torch and regsuite satisfied and fetches no CUDA build
+    assert installs[1:] == [
+        "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
+        'python -m pip install "$REGSUITE"',
+        "python -m pip install -e '.[test]'",
+    ]
+    assert '  REGSUITE: "regsuite @ git+https://github.com/regsuite/regsuite"' in workflow
+    readme = (tmp_path / "README.md").read_text()
+    assert 'pip install "regsuite @ git+https://github.com/regsuite/regsuite"' in readme
+    assert "pip install -e /path/to/regsuite" in readme
+    assert "regsuite plugin check regsuite-ci-check" in "\n".join(workflow)
+
+
 def test_scaffold_refuses_bad_names_and_non_empty_dirs(tmp_path):
     bad = CliRunner().invoke(cli, ["plugin", "new", "My Method", "--dir", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "must be lowercase" in bad.output
