@@ -68,6 +68,23 @@ def pm(mean, ci, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" if _nan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
+def primary(row) -> str:
+    """A board cell: mean ± CI; with censored seeds (a time to target never reached, entered at the
+    budget) a lower bound "≥ ..." and how many seeds reached it; "not reached in N" when none did."""
+    def get(key):
+        return row.get(key) if isinstance(row, dict) else getattr(row, key, None)
+
+    censored = get("censored")
+    censored = 0 if _nan(censored) else int(censored)
+    text = pm(get("mean"), get("ci95"))
+    if not censored:
+        return text
+    n = int(get("n"))
+    if censored >= n:
+        return f"not reached in {float(get('mean')):,.0f} (0/{n} reached)"
+    return f"≥ {text} ({n - censored}/{n} reached)"
+
+
 def num(x, fmt: str = ".4g") -> str:
     return "—" if _nan(x) else format(float(x), fmt)
 
@@ -113,7 +130,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(script_json=script_json, pm=pm, num=num, pct=pct, ratio=ratio, sortval=sortval, slug=slug,
+    env.filters.update(script_json=script_json, pm=pm, primary=primary, num=num, pct=pct, ratio=ratio, sortval=sortval, slug=slug,
                        safe_url=safe_url, when=when)
     return env
 

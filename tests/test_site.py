@@ -363,3 +363,27 @@ def test_a_matrix_with_the_untrained_row_and_older_target_records():
              {"target_reached": 0.0}]
     (row,) = time_to_target_rows({"adamw": seeds})
     assert (row["axis"], row["reached"], row["n"], row["text"]) == ("tokens", 2, 3, "250 tokens")
+
+
+def test_a_censored_primary_reads_as_a_bound_never_as_a_time():
+    from regsuite.site.build import primary
+
+    # steps to target 40, 60 and one seed censored at its 100-step budget: mean 66.67, a lower bound.
+    row = {"mean": 200 / 3, "ci95": 76.0, "n": 3, "censored": 1}
+    assert primary(row) == "≥ 66.6667 ± 76.0000 (2/3 reached)"
+    assert primary({"mean": 100.0, "ci95": 0.0, "n": 3, "censored": 3}) == "not reached in 100 (0/3 reached)"
+    assert primary({"mean": 0.5, "ci95": float("nan"), "n": 1, "censored": 0}) == "0.5000"
+
+
+def test_a_censored_seed_reaches_the_board_as_a_bound(tmp_path):
+    rows = []
+    for i, steps in enumerate([40.0, 60.0, None]):
+        r = run_row(f"t{i}", "s", "s/t", "sgd", i, steps, metric="steps_to_target", direction="min", tier="standard")
+        r["metrics"] = json.dumps({"target_censored": 0.0 if steps else 1.0, "target_budget_steps": 100.0,
+                                   **({"steps_to_target": steps} if steps else {})})
+        rows.append(r)
+    Store(tmp_path / "r").append(rows, [])
+    build_site([tmp_path / "r"], tmp_path / "o")
+    # (40 + 60 + 100) / 3 = 66.6667, with the censored seed at its budget: a lower bound.
+    assert "≥ 66.6667 ± " in _text(tmp_path / "o" / "tasks" / "s--t.html")
+    assert "(2/3 reached)" in _text(tmp_path / "o" / "suites" / "s.html")
