@@ -133,8 +133,13 @@ def task_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, list[dict
             "hi": [_r(cols["hi"][i]) for i in keep],
             "_method": method,
         })
+    from .overview import board_key
+
     primary = dict(zip(ok["task"], ok["primary_metric"]))
     for task, boards in out.items():
+        boards.sort(key=lambda b: board_key(b["version"], b["tier"], b["protocol"]))  # most telling first
+        for i, board in enumerate(boards):
+            board["id"] = f"b{i}"
         for board in boards:
             # The series shown first: the task's primary metric where logged, else a loss, else the first.
             keys = [sr["key"] for sr in board["series"]]

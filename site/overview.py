@@ -25,12 +25,17 @@ def _version_key(v: str):
     return [int(p) if p.isdigit() else p for p in str(v).replace("-", ".").split(".")]
 
 
+def board_key(version: str, tier: str, protocol: str) -> tuple:
+    """Most telling board first: standard > full > smoke; tuned > default; newest suite version."""
+    return (TIER_ORDER.get(tier, 3), 0 if str(protocol).startswith("tuned") else 1,
+            [-x if isinstance(x, int) else 0 for x in _version_key(version)], str(version), str(tier), str(protocol))
+
+
 def board_preference(boards: list[tuple[str, str, str]]) -> tuple[str, str, str] | None:
-    """The (version, tier, protocol) board a card reads: standard > full > smoke; tuned > default; newest."""
+    """The (version, tier, protocol) board a card reads (:func:`board_key`'s first)."""
     if not boards:
         return None
-    return min(boards, key=lambda b: (TIER_ORDER.get(b[1], 3), 0 if str(b[2]).startswith("tuned") else 1,
-                                      [-x if isinstance(x, int) else 0 for x in _version_key(b[0])], b))
+    return min(boards, key=lambda b: board_key(*b))
 
 
 def diff_interval(a: list[float], b: list[float]) -> tuple[float, float, float]:

@@ -13,7 +13,7 @@ from regsuite.suite_scores import TAU_GRID
 from .curves import label_text as _plotly_text, style
 from .data import SiteData, boards, slug
 from .method_page import claims, method  # noqa: F401  (the method and claims pages' contexts)
-from .overview import best_cards, coverage
+from .overview import best_cards, board_key, coverage
 from .provenance import row_provenance
 from .recorded import recorded
 
@@ -72,7 +72,7 @@ def suite(data: SiteData, name: str) -> dict:
         t = data.task_info(key)
         tasks.append({"key": key, "slug": slug(key), "description": t.description if t is not None else "",
                       "baseline": t.baseline if t is not None else None})
-    bs = boards(part, data.scores())
+    bs = sorted(boards(part, data.scores()), key=lambda b: board_key(b["version"], b["tier"], b["protocol"]))
     runs = data.runs[data.runs["suite"] == name]
     machines = {}
     for (version, tier, protocol), grp in runs.groupby(["suite_version", "tier", "protocol"], sort=False):
@@ -178,6 +178,7 @@ def task(data: SiteData, key: str, figures: list[dict], runs: pd.DataFrame) -> d
                        "id": f"board-{slug(tier)}-{slug(version)}-{slug(protocol)}",
                        "rows": _board_rows(grp, prov, key, parquet),
                        "ranked": int((~grp["reference"].astype(bool)).sum())})
+    tables.sort(key=lambda t: board_key(t["version"], t["tier"], t["protocol"]))
     run_rows = []
     for r in runs.sort_values(["method", "protocol", "seed"]).itertuples(index=False):
         row = {c: _value(getattr(r, c)) for c in RUN_COLUMNS}
@@ -200,7 +201,8 @@ def task(data: SiteData, key: str, figures: list[dict], runs: pd.DataFrame) -> d
         "target": t.target.describe() if t is not None and getattr(t, "target", None) is not None else "",
         "tables": tables,
         "curves": figures,
-        "recorded": recorded(runs, first["primary_metric"], list(t.secondary) if t is not None else None),
+        "recorded": sorted(recorded(runs, first["primary_metric"], list(t.secondary) if t is not None else None),
+                           key=lambda b: board_key(b["version"], b["tier"], b["protocol"])),
         "budget_curves": budget_curves_of(data, key),
         "parquet": parquet,
         "runs": run_rows,

@@ -298,11 +298,12 @@ def test_curves_leave_out_failed_runs_and_never_mix_tiers():
                           + [{"run_id": r, "step": 20, "wall_s": 1.0, "split": "train", "metric": "loss", "value": v}
                              for r, v in values.items()])
     boards_ = task_curves(runs, curves)["s/t"]
-    assert [b["tier"] for b in boards_] == ["smoke", "standard"]
-    (trace,) = boards_[0]["series"][0]["traces"]
+    assert [b["tier"] for b in boards_] == ["standard", "smoke"]  # the most telling board first
+    (trace,) = boards_[1]["series"][0]["traces"]
     assert trace["mean"] == [2.0, 2.0] and trace["lo"] == [1.0, 1.0] and trace["hi"] == [3.0, 3.0]  # no 1e9
-    assert trace["n"] == 2 and trace["wall"] == [0.5, 1.0] and boards_[0]["axes"] == ["steps", "seconds"]
-    assert boards_[1]["series"][0]["traces"][0]["mean"] == [100.0, 100.0]
+    assert trace["n"] == 2 and trace["wall"] == [0.5, 1.0] and boards_[1]["axes"] == ["steps", "seconds"]
+    assert boards_[0]["series"][0]["traces"][0]["mean"] == [100.0, 100.0]
+    assert boards_[1]["label"] == "tier smoke · version 1 (pipeline check)"
     # Ten colours, then the colours again with the next marker and dash.
     assert style(10)["color"] == style(0)["color"] and style(10)["symbol"] != style(0)["symbol"]
     assert style(10)["dash"] != style(0)["dash"] and len({style(i)["color"] for i in range(10)}) == 10
