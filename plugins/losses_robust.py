@@ -148,11 +148,13 @@ class AnyLoss(Method):
 
     A(p) = 1 / (1 + exp(-L (p - 0.5))), the soft confusion matrix of A(p) against the labels
     (see :func:`soft_confusion`), loss = 1 - metric (F1, accuracy, balanced accuracy or G-mean).
-    The paper is binary; here each class is one-vs-rest on the softmax probabilities and the
-    per-class metrics are macro-averaged over the classes present in the batch.
+    The paper is binary (a sigmoid output); here each class is a one-vs-rest binary classifier
+    with p_k = sigmoid(z_k), and the per-class metrics are macro-averaged over the classes present
+    in the batch.
     """
 
     name = "anyloss"
+    version = "2"  # sigmoid per class (was softmax, whose near-1/K start left the loss flat)
     family = "loss"
     citation = Citation(
         "AnyLoss: Transforming Classification Metrics into Loss Functions",
@@ -162,7 +164,7 @@ class AnyLoss(Method):
     )
     fidelity = Fidelity.adapted(
         "the paper's approximation A(p) and metric-as-loss for binary classification; multi-class here by "
-        "one-vs-rest softmax probabilities and a macro average (the paper leaves multi-class to future work); "
+        "one-vs-rest sigmoid probabilities per class and a macro average (the paper leaves multi-class to future work); "
         "L = 73 chosen here (recalled as the paper's setting, not confirmed against its text)"
     )
     defaults = {"metric": "f1", "scale": 73.0}
@@ -175,7 +177,9 @@ class AnyLoss(Method):
     def loss(self, logits, y):
         import torch
 
-        counts = soft_confusion(logits.softmax(1), y, self.hp["scale"])
+        # One binary (sigmoid) classifier per class, as the paper's sigmoid output: softmax
+        # probabilities start near 1/K, where A(p) is flat (the loss sat at 1 on 10 classes).
+        counts = soft_confusion(logits.sigmoid(), y, self.hp["scale"])
         per_class = confusion_metric(*counts, self.hp["metric"])
         present = torch.bincount(y, minlength=logits.shape[1]) > 0  # a class absent from the batch has no TP/FN
         return 1 - per_class[present].mean()

@@ -56,9 +56,9 @@ def test_aldr_probe_reuses_the_primary_pass_temperatures():
 
 
 def _probs_logits():
-    # Logits (0, ln 3) give probabilities (0.25, 0.75); (ln 3, 0) give (0.75, 0.25).
+    # sigmoid(+-ln 3) = 0.75, 0.25: logits (-ln 3, ln 3) give probabilities (0.25, 0.75).
     l3 = math.log(3)
-    return torch.tensor([[0.0, l3], [l3, 0.0], [l3, 0.0]]), torch.tensor([1, 1, 0])
+    return torch.tensor([[-l3, l3], [l3, -l3], [l3, -l3]]), torch.tensor([1, 1, 0])
 
 
 def test_anyloss_macro_f1_by_hand():
@@ -69,7 +69,7 @@ def test_anyloss_macro_f1_by_hand():
     f1 = 0.5 * (2 / (3 + b) + 2 * a / (2 * a + 1 + b))
     loss = AnyLoss({"metric": "f1", "scale": 4.0}).loss(logits, y)
     assert loss.item() == pytest.approx(1 - f1, rel=1e-6)
-    tp, fn, fp, tn = soft_confusion(logits.softmax(1), y, 4.0)
+    tp, fn, fp, tn = soft_confusion(logits.sigmoid(), y, 4.0)
     assert tp.tolist() == pytest.approx([a, 1.0]) and tn.tolist() == pytest.approx([1.0, a])
     # Balanced accuracy: class 1 (TPR 1/2 + TNR a / (a + b) = a) / 2, class 0 (a + 1/2) / 2: the same.
     ba = AnyLoss({"metric": "balanced_accuracy", "scale": 4.0}).loss(logits, y)
@@ -79,8 +79,9 @@ def test_anyloss_macro_f1_by_hand():
 def test_anyloss_ignores_classes_absent_from_the_batch():
     logits, y = _probs_logits()
     three = torch.cat([logits, torch.full((3, 1), -30.0)], 1)  # a third class never predicted nor present
+    # (its A(p) ~ 0: no TP and no FN, so it must not count as an F1 of 0)
     one = AnyLoss({"metric": "f1", "scale": 4.0})
-    assert one.loss(three, y).item() == pytest.approx(one.loss(logits, y).item(), rel=1e-4)
+    assert one.loss(three, y).item() == pytest.approx(one.loss(logits, y).item(), rel=1e-6)
 
 
 @pytest.mark.parametrize("name", ["aldr-kl", "anyloss"])
