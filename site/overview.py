@@ -119,6 +119,7 @@ def best_cards(data, scores: pd.DataFrame) -> list[dict]:
                 entry["effect"] = {"delta_pct": sign * d / scale * 100, "lo": lo, "hi": hi,
                                    "mark": SIGNIFICANCE_MARKS.get(r.vs_baseline or "", ""),
                                    "vs": r.vs_baseline or "", "step_time": r.step_time_ratio,
+                                   "wall_time": r.wall_time_ratio,
                                    "state_mem": r.state_mem_ratio}
             card["tasks"].append(entry)
     return cards

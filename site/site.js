@@ -257,7 +257,9 @@
         title: { text: "Performance profile" }, xaxis: { title: { text: "τ (ratio to the best)" } },
         yaxis: { title: { text: "share of tasks" }, range: [0, 1.05] } }), config);
     };
-    pSel.addEventListener("change", drawProfile);
+    var savedProfile = state.get("profile");
+    if (savedProfile !== null && parseInt(savedProfile, 10) < profiles.boards.length) { pSel.value = savedProfile; }
+    pSel.addEventListener("change", function () { setState("profile", pSel.value); drawProfile(); });
     drawProfile();
   }
 

@@ -240,7 +240,7 @@ def test_overview_cards_coverage_and_idle_methods(site):
     # The card reads the standard board (not smoke): adamw best on task-big; Welch 95% interval of
     # 0.76 - 0.71: 0.05 ± t(0.975, 4) x sqrt(2 x 0.0001 / 3) = 0.05 ± 0.02267, over sgd's 0.71 in %.
     assert "tier standard · version 2 · protocol default Largest performance-profile area: adamw (1.00;" in text
-    assert "adamw vs sgd: ▲ +7.04% (95% CI +3.85% to +10.24%), step time 2.00×" in text
+    assert "adamw vs sgd: ▲ +7.04% (95% CI +3.85% to +10.24%), step time 2.00×, wall time 2.00×, state memory 1.00×" in text
     assert "Method suite0 Suites" in text and "tied 1/4 standard 1" in text and "sgd 4/4 full, smoke, standard 1" in text
     assert "installed methods without results" not in text  # every fixture method has results
 
