@@ -1,4 +1,4 @@
-"""uer against a hand-computed loss; its replay batch; conformance on the continual smoke tasks."""
+"""uer and coso against hand-computed values (loss, replay batch, projections); conformance."""
 
 from __future__ import annotations
 
@@ -58,4 +58,41 @@ def test_uer_replays_from_the_second_step_and_marks_replayed_samples():
 
 def test_uer_conforms():
     failed = [r for r in conformance(["uer"], reg=build_registry()) if not r.ok]
+    assert not failed, failed
+
+
+def _coso_step(coso, model, grad):
+    model.weight.grad = torch.tensor(grad)
+    coso.regsuite_after_backward(model, None)
+    return model.weight.grad.tolist()
+
+
+def test_coso_projects_out_the_past_then_keeps_the_top_singular_direction():
+    from regsuite.plugins.continual_subspace import CoSO
+
+    model = nn.Linear(2, 3, bias=False)  # weight 3 x 2: the subspaces live in R^3 (output side)
+    coso = CoSO({"rank": 1, "update_every": 100, "energy": 0.9})
+    coso.regsuite_on_experience_start(model, None, None)
+    # No past yet; G = [[0, 0], [3, 0], [0, 1]] has singular values 3 (along e2) and 1 (along e3):
+    # rank 1 keeps the e2 part only.
+    assert _coso_step(coso, model, [[0.0, 0.0], [3.0, 0.0], [0.0, 1.0]]) == [[0.0, 0.0], [3.0, 0.0], [0.0, 0.0]]
+    # The projector is kept until update_every: a gradient along e1 is projected onto e2 -> 0.
+    assert _coso_step(coso, model, [[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]]) == [[0.0, 0.0]] * 3
+    # End of the experience: the task component is diag(0, 9, 0): e2 joins the past basis.
+    coso.regsuite_on_experience_end(model, None, None)
+    (M,) = coso.bases.values()
+    assert M.shape == (3, 1) and abs(M[1, 0].item()) == pytest.approx(1.0)
+    # Next experience: the e2 row of any gradient is removed before the SVD.
+    coso.regsuite_on_experience_start(model, None, None)
+    out = _coso_step(coso, model, [[0.0, 0.0], [5.0, 5.0], [0.0, 2.0]])
+    assert [v for row in out for v in row] == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.0, 2.0], abs=1e-6)
+    # Biases and other 1-D parameters are untouched.
+    lin = nn.Linear(2, 2)
+    lin.weight.grad, lin.bias.grad = torch.zeros(2, 2), torch.tensor([1.0, -1.0])
+    CoSO().regsuite_after_backward(lin, None)
+    assert lin.bias.grad.tolist() == [1.0, -1.0]
+
+
+def test_coso_conforms():
+    failed = [r for r in conformance(["coso"], reg=build_registry()) if not r.ok]
     assert not failed, failed
