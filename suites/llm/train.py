@@ -24,21 +24,20 @@ WARMUP_STEPS = 10
 
 @dataclass
 class LMState(TrainState):
-    """TrainState that also records the gradient norm of every backward pass (before
-    gradient transforms such as clipping, so a clipped spike still shows)."""
+    """TrainState that also records the norm of the gradient the optimizer applies, once per step
+    (before gradient transforms such as clipping, so a clipped spike still shows). Recorded in
+    ``transform_gradients``, which every step procedure calls exactly once (the step contract)."""
 
     max_grad_norm: Any = None
 
-    def backward(self, loss) -> None:
+    def transform_gradients(self) -> None:
         import torch
 
-        loss.backward()
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if grads:
             norm = torch.nn.utils.get_total_norm(grads).detach()
             self.max_grad_norm = norm if self.max_grad_norm is None else torch.maximum(self.max_grad_norm, norm)
-        for call in self.hooks.after_backward:
-            call(model=self.model, state=self)
+        super().transform_gradients()
 
 
 def count_spikes(losses, window: int = 20, rel: float = 0.2) -> int:
