@@ -63,8 +63,8 @@ def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypat
     ctx = RunContext(seed=0, device=torch.device("cpu"), tier=task.tier, hooks=build_hooks(reg, spec), hparams=hp,
                      data_dir=tmp_path)
     metrics = task.run(ctx)
-    train_y = task.splits(ctx)["train"][1]
-    test_y = task._eval["test"][1]
+    arrays = task.splits(ctx)
+    train_y, test_y = arrays["train"][1], arrays["test"][1]
     mnist1d.load.cache_clear()
     counts = np.bincount(train_y, minlength=10)
     assert counts[0] > counts[9] * 5  # imbalanced: ratio 10 between the first and last class quotas
