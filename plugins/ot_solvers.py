@@ -246,8 +246,12 @@ class SparsityConstrainedOT(_Solver):
         2023,
         "https://arxiv.org/abs/2209.15466",
     )
-    defaults = {"reg": 0.1, "max_nz": 2}
-    space = {"reg": LogUniform(1e-3, 10.0, limits=POSITIVE), "max_nz": IntRange(1, 20, log=True)}
+    # reg 1 and k = 5, measured on solver-200-2d (one seed; cost gap after rounding): k = 2 leaves
+    # columns unable to meet their marginals (34-47% gap at reg 0.01-1); k = 5 gave 0.9% at reg 1,
+    # 2.4% at 0.1 and 10% at 0.01 (the cost is scaled to mean 1, so gamma ||P||^2 / 2 is small).
+    version = "2"  # defaults reg 1, k 5 (were 0.1 and 2)
+    defaults = {"reg": 1.0, "max_nz": 5}
+    space = {"reg": LogUniform(1e-2, 100.0, limits=POSITIVE), "max_nz": IntRange(1, 20, log=True)}
 
     def solve(self, a, b, C, tol, max_iter):
         import ot
