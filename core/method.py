@@ -194,6 +194,7 @@ class Method:
         if not isinstance(cls.requires, frozenset):
             problems.append("requires must be a frozenset of capability names")
         problems.extend(unknown_hooks(cls))
+        problems.extend(unmarked_hooks(cls))
         return problems
 
 
@@ -210,4 +211,26 @@ def unknown_hooks(cls) -> list[str]:
             close = difflib.get_close_matches(attr, RUN_HOOKS, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             out.append(f"implements unknown hook {attr!r}{hint}")
+    return out
+
+
+def unmarked_hooks(cls) -> list[str]:
+    """Methods named like a run hook but without ``@hookimpl``: pluggy never calls them, so the
+    method would pass every other check and silently do nothing."""
+    import difflib
+
+    from .state import RUN_HOOKS
+
+    out = []
+    for attr in sorted(dir(cls)):
+        fn = getattr(cls, attr, None)
+        if not attr.startswith("regsuite_") or not callable(fn) or getattr(fn, "regsuite_impl", None) is not None:
+            continue
+        if attr in RUN_HOOKS:
+            out.append(f"{attr} is not marked @hookimpl, so it is never called (decorate it with "
+                       "regsuite.hookimpl)")
+        else:
+            close = difflib.get_close_matches(attr, RUN_HOOKS, n=1, cutoff=0.8)
+            if close:
+                out.append(f"{attr} is neither marked @hookimpl nor a run hook; did you mean {close[0]}?")
     return out

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import UsageError
+from .method import unmarked_hooks  # noqa: F401  (re-exported: part of the conformance API)
 from .registry import Registry, build_registry
 
 CHECKS = ("metadata", "construct", "search-space", "smoke-run", "deterministic", "hook-contract", "step-contract")
@@ -136,7 +137,7 @@ def check_method(reg: Registry, name: str, task: str | None = None) -> list[Chec
     def record(check, ok, detail=""):
         out.append(CheckResult(name, check, ok, detail))
 
-    problems = cls.metadata_problems() + unmarked_hooks(cls)
+    problems = cls.metadata_problems()
     if cls.citation is None:
         problems.append("citation is missing")
     record("metadata", not problems, "; ".join(problems))
@@ -316,26 +317,6 @@ def _first_difference(a, b, path: str) -> str | None:
     return None if a == b else path
 
 
-def unmarked_hooks(cls) -> list[str]:
-    """Methods named like a run hook but without ``@hookimpl``: pluggy never calls them, so the
-    method would pass every other check and silently do nothing."""
-    import difflib
-
-    from .state import RUN_HOOKS
-
-    out = []
-    for attr in sorted(dir(cls)):
-        fn = getattr(cls, attr, None)
-        if not attr.startswith("regsuite_") or not callable(fn) or getattr(fn, "regsuite_impl", None) is not None:
-            continue
-        if attr in RUN_HOOKS:
-            out.append(f"{attr} is not marked @hookimpl, so it is never called (decorate it with "
-                       "regsuite.hookimpl)")
-        else:
-            close = difflib.get_close_matches(attr, RUN_HOOKS, n=1, cutoff=0.8)
-            if close:
-                out.append(f"{attr} is neither marked @hookimpl nor a run hook; did you mean {close[0]}?")
-    return out
 
 
 def _distributions(reg: Registry) -> dict[str, str]:
