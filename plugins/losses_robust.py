@@ -7,7 +7,7 @@ Both replace the task's cross-entropy (``regsuite_loss``) on classification task
 from __future__ import annotations
 
 from regsuite import Choice, Citation, Fidelity, LogUniform, Method, Uniform, hookimpl
-from regsuite.space import POSITIVE
+from regsuite.space import POSITIVE, Limits
 
 CLASSIFICATION = frozenset({"classification"})
 
@@ -58,7 +58,8 @@ class AdaptiveLDR(Method):
     defaults = {"lambda_0": 1.0, "alpha": 2.0, "margin": 1.0}
     space = {
         "lambda_0": LogUniform(0.1, 10.0, limits=POSITIVE),
-        "alpha": LogUniform(1.0, 10.0, limits=POSITIVE),
+        # alpha >= 1 keeps lambda_i > 0 (KL <= log K); below 1 it can turn negative.
+        "alpha": LogUniform(1.0, 10.0, limits=Limits(1.0)),
         "margin": Uniform(0.0, 2.0),
     }
     requires = CLASSIFICATION

@@ -251,7 +251,7 @@ class SparsityConstrainedOT(_Solver):
     # 2.4% at 0.1 and 10% at 0.01 (the cost is scaled to mean 1, so gamma ||P||^2 / 2 is small).
     version = "2"  # defaults reg 1, k 5 (were 0.1 and 2)
     defaults = {"reg": 1.0, "max_nz": 5}
-    space = {"reg": LogUniform(1e-2, 100.0, limits=POSITIVE), "max_nz": IntRange(1, 20, log=True)}
+    space = {"reg": LogUniform(1e-2, 100.0, limits=POSITIVE), "max_nz": IntRange(1, 20, log=True, limits=Limits(1))}
 
     def solve(self, a, b, C, tol, max_iter):
         import ot
