@@ -8,8 +8,10 @@ task boards behind, and a re-run resumes from the store's cache):
    composes with the task's defaults;
 2. the tuned track (:func:`regsuite.tune.run_tuning`): ``--trials`` quasi-random trials per method
    on the tuning seed, selection on validation, the selection on ``--seeds`` final seeds;
-3. the defaults track: every method at its declared defaults on ``--default-seeds`` seeds
-   (protocol ``default``), labelled as such everywhere.
+3. the defaults track: methods at their declared defaults on ``--default-seeds`` seeds (protocol
+   ``default``), labelled as such everywhere: the suite's default methods and the baseline
+   (``--defaults-track suite``, the default: what ``regsuite bench`` runs), every applicable
+   method (``all``), or none.
 
 ``--dry-run`` prints the plan (runs per task and in total, and the CPU time it will take
 where the store already holds runs of that task to time it by) and runs nothing.
@@ -31,9 +33,10 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
     from .plan import missing_capabilities, resolve_components
 
     families = getattr(task, "leaderboard_families", None)
+    extra = set(getattr(task, "leaderboard_extra", ()))
     ok, skipped = [], []
     for name, cls in sorted(reg.methods.items()):
-        if families is not None and cls.family not in families and name != task.baseline:
+        if families is not None and cls.family not in families and name != task.baseline and name not in extra:
             continue
         try:
             components = resolve_components(reg, name, task)
@@ -46,6 +49,15 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
             continue
         ok.append(name)
     return ok, skipped
+
+
+def _defaults_track(reg, task, names: list[str], which: str, seeds: int) -> list[str]:
+    if which == "none" or not seeds:
+        return []
+    if which == "all":
+        return list(names)
+    wanted = {task.baseline, *reg.suite(task.suite).default_methods}
+    return [n for n in names if n in wanted]
 
 
 def _seconds_per_run(out: Path, task_key: str) -> float:
@@ -69,8 +81,10 @@ def _seconds_per_run(out: Path, task_key: str) -> float:
 @click.option("--method", "methods", multiple=True, help="Only these methods (default: every applicable one).")
 @click.option("--trials", type=click.IntRange(1, 1000), default=6, show_default=True, help="Tuning trials per method.")
 @click.option("--seeds", type=click.IntRange(1, 100), default=5, show_default=True, help="Final seeds of the tuned track.")
-@click.option("--default-seeds", type=click.IntRange(0, 100), default=5, show_default=True,
+@click.option("--default-seeds", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Seeds of the defaults track (0: no defaults track).")
+@click.option("--defaults-track", type=click.Choice(["suite", "all", "none"]), default="suite", show_default=True,
+              help="Which methods also run at their defaults: the suite's default methods, all, or none.")
 @click.option("--sampler", type=click.Choice(["sobol", "halton"]), default="sobol", show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results") / "leaderboard",
@@ -80,8 +94,8 @@ def _seconds_per_run(out: Path, task_key: str) -> float:
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @executor_options
 @click.pass_obj
-def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds, sampler, device, out, data_dir,
-                dry_run, quiet, executor_name, workers, timeout, executor_config):
+def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds, defaults_track, sampler, device,
+                out, data_dir, dry_run, quiet, executor_name, workers, timeout, executor_config):
     """Run the published protocol (tuned track + defaults track) over every applicable method."""
     from .plan import build_plan
     from .tune import run_tuning
@@ -100,18 +114,20 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
         if methods:
             names = [n for n in names if n in methods]
         if names:
-            plans.append((task, names))
+            plans.append((task, names, _defaults_track(reg, task, names, defaults_track, default_seeds)))
     total_runs, total_s = 0, 0.0
-    click.echo(f"{'task':40s} {'methods':>7s} {'runs':>6s} {'s/run':>7s} {'CPU h':>6s}", err=True)
-    for task, names in plans:
-        n_runs = len(names) * (trials + seeds + default_seeds)
+    click.echo(f"{'task':46s} {'methods':>7s} {'runs':>6s} {'s/run':>7s} {'hours':>6s}  (s/run: median wall of the "
+               f"stored runs)", err=True)
+    for task, names, plain in plans:
+        n_runs = len(names) * (trials + seeds) + len(plain) * default_seeds
         per = _seconds_per_run(out, task.key())
         total_runs += n_runs
         total_s += n_runs * per if not math.isnan(per) else 0.0
         est = "?" if math.isnan(per) else f"{n_runs * per / 3600:.2f}"
-        click.echo(f"{task.key():40s} {len(names):7d} {n_runs:6d} {per:7.1f} {est:>6s}", err=True)
-    click.echo(f"total: {total_runs} runs, {total_s / 3600:.2f} CPU hours where timed "
-               f"(protocol tuned:{sampler}-{trials}, {seeds} final seeds; defaults track {default_seeds} seeds)",
+        click.echo(f"{task.key():46s} {len(names):7d} {n_runs:6d} {per:7.1f} {est:>6s}", err=True)
+    click.echo(f"total: {total_runs} runs, {total_s / 3600:.2f} run-hours where timed "
+               f"(protocol tuned:{sampler}-{trials}, {seeds} final seeds; defaults track: {defaults_track}, "
+               f"{default_seeds} seeds)",
                err=True)
     if dry_run:
         return
@@ -119,14 +135,14 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
         from .runner import run_plan
         from .store import Store
 
-        for task, names in plans:
+        for task, names, plain in plans:
             click.echo(f"== {task.key()}: {len(names)} methods", err=True)
             plan = build_plan(reg, tasks=[task.key()], methods=names, seeds=1, tier=None)
             run_tuning(reg, plan.runs, trials=trials, sampler=sampler, tuning_seed=0, seeds=seeds, hp=(), out=out,
                        executor=executor, device=device, data_dir=data_dir, quiet=quiet,
                        plugin_options=obj.plugin_options)
-            if default_seeds:
-                defaults = build_plan(reg, tasks=[task.key()], methods=names, seeds=default_seeds, tier=None)
+            if plain:
+                defaults = build_plan(reg, tasks=[task.key()], methods=plain, seeds=default_seeds, tier=None)
                 run_plan(reg, defaults.runs, Store(out), executor=executor, device=device, data_dir=data_dir,
                          options={}, progress=not quiet, plugin_options=obj.plugin_options)
     click.echo(f"leaderboard written to {out}; `regsuite results --results {out}` or `regsuite site build` shows it",

@@ -74,6 +74,9 @@ class Task:
     # Method families the leaderboard runs on this task (None: every applicable family); the
     # baseline always runs. Keeps the leaderboard's CPU budget where methods claim effects.
     leaderboard_families: ClassVar[frozenset[str] | None] = None
+    # Methods the leaderboard runs on this task whatever their family (e.g. adam for a weight-decay
+    # ablation next to the families above).
+    leaderboard_extra: ClassVar[frozenset[str]] = frozenset()
     # Validation metric used for tuning (never the test metric).
     validation: ClassVar[Metric | None] = None
     # Time to target (regsuite.target): a validation threshold whose first crossing the loop

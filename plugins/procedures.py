@@ -14,7 +14,7 @@ in ``p.grad`` with the weights back at w, and goes once through the run's gradie
 
 from __future__ import annotations
 
-from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import Citation, Claim, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 
 def trainable(state):
@@ -98,6 +98,13 @@ class SAM(SharpnessAware):
     """
 
     name = "sam"
+    claims = (
+        Claim("6.2% increase in accuracy on the minority classes over the state-of-the-art Vector Scaling Loss, "
+              "leading to an overall average increase of 4%", "accuracy_delta", 4.0,
+              "SAM on top of the VS loss on long-tailed CIFAR-10/100 (here: SAM against SGD with cross-entropy, "
+              "balanced accuracy on MNIST-1D with a 10:1 class imbalance)",
+              task="vision/mnist1d-lt-mlp", versus="sgd"),
+    )
     citation = Citation(
         "Sharpness-Aware Minimization for Efficiently Improving Generalization",
         "Pierre Foret, Ariel Kleiner, Hossein Mobahi, Behnam Neyshabur",

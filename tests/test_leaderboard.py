@@ -24,7 +24,7 @@ def _invoke(*args):
 
 def test_leaderboard_runs_both_tracks_and_resumes(tmp_path):
     args = ("leaderboard", "--tier", "smoke", "--task", "faults/probe", "--method", "probe-opt", "--trials", "3",
-            "--seeds", "2", "--default-seeds", "1", "--out", str(tmp_path), "--quiet")
+            "--seeds", "2", "--default-seeds", "1", "--defaults-track", "all", "--out", str(tmp_path), "--quiet")
     dry = _invoke(*args, "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "faults/probe" in dry.stderr and "total: 6 runs" in dry.stderr  # 1 method x (3 + 2 + 1)

@@ -154,6 +154,8 @@ class _Mnist1d(ContinualTask):
 
 class SplitMnist1dClass(_Mnist1d):
     name = "split-mnist1d-class"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    leaderboard_families = frozenset({"procedure", "regularizer"})
     description = (
         "MNIST-1D in 5 experiences of 2 classes, class-incremental (single head), MLP 40-256-256-10, "
         "300 steps of 64 each."
@@ -167,6 +169,8 @@ class SplitMnist1dClass(_Mnist1d):
 
 class PermutedMnist1d(_Mnist1d):
     name = "permuted-mnist1d"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    leaderboard_families = frozenset({"procedure"})
     description = (
         "MNIST-1D under 10 fixed permutations of its 40 positions (the first is the identity), "
         "domain-incremental, MLP 40-256-256-10, 200 steps of 64 each."

@@ -82,6 +82,9 @@ class ModularArithmetic(Task):
 
 class ModAdd(ModularArithmetic):
     name = "mod-add"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    leaderboard_families = frozenset({"gradient-transform", "loss", "regularizer"})
+    leaderboard_extra = frozenset({"adam", "sgd", "lion", "muon"})  # adam: the weight-decay ablation
     operation = "add"
     description = (
         "(a + b) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding MLP "
@@ -92,6 +95,9 @@ class ModAdd(ModularArithmetic):
 
 class ModMul(ModularArithmetic):
     name = "mod-mul"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    leaderboard_families = frozenset({"gradient-transform"})
+    leaderboard_extra = frozenset({"adam", "stablemax", "harmonic-euclidean", "l2"})
     operation = "mul"
     description = (
         "(a * b) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding MLP "

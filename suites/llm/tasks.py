@@ -102,6 +102,11 @@ class StdlibTiny(LanguageModelTask):
 
 class StdlibMini(_GPURecipe):
     name = "stdlib-mini"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    # 70 CPU s a run: the optimizers the seed papers put on LLMs, and the usual baselines.
+    leaderboard_families = frozenset()
+    leaderboard_extra = frozenset({"adam", "sgd", "muon", "drop-muon", "ademamix", "stable-spam", "soap", "shampoo",
+                                   "lion", "adago"})
     tier = "standard"
     description = (
         "Byte-level GPT (4 layers, d=128, rotary, tied; 0.82M parameters) on the whole standard library "

@@ -131,6 +131,12 @@ class TransportMapTask(Task):
         return result
 
 
+# Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the transport methods and four
+# optimizers on ridge-16d-mlp; the other standard tasks run only their baseline and references.
+OT_METHODS = frozenset({"monge-gap", "displacement-sparsity", "icnn-dual", "entropic-map", "linear-map", "identity"})
+LEADERBOARD = {"ridge-16d-mlp": OT_METHODS | {"adam", "sgd", "lion", "muon", "sam", "l2"}}
+
+
 def _task(kind: str, dim: int, model: str, tier: str, steps: int, hidden=(64, 64), eval_every: int = 0):
     label = {"gaussian": "gaussian", "icnn": "icnn-pair", "ridge": "ridge"}[kind]
     source = {
@@ -147,6 +153,8 @@ def _task(kind: str, dim: int, model: str, tier: str, steps: int, hidden=(64, 64
         "hidden": hidden,
         "description": f"{source}, d={dim}; {model.upper()} map, {steps} steps of 256 samples; L2-UVP against the true map.",
         "budget": Budget(steps=steps, eval_every=eval_every, log_every=max(1, steps // 20)),
+        "leaderboard_families": frozenset(),
+        "leaderboard_extra": LEADERBOARD.get(f"{label}-{dim}d-{model}", OT_METHODS),
     }
     return type(f"OT_{label}_{dim}_{model}".replace("-", "_"), (TransportMapTask,), attrs)
 

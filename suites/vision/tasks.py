@@ -145,6 +145,8 @@ class MNIST1DMLP(_MNIST1D):
 
 class MNIST1DCNN(_MNIST1D):
     name = "mnist1d-cnn"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    leaderboard_families = frozenset({"optimizer", "procedure", "augmentation", "schedule"})
     description = "MNIST-1D (4,000 train / 800 val / 1,200 test), three-conv 1-D CNN (width 25), 1,500 steps of batch 100."
     budget = Budget(steps=1500, eval_every=250, log_every=50)
 
@@ -154,6 +156,8 @@ class MNIST1DCNN(_MNIST1D):
 
 class MNIST1DNoisyMLP(_MNIST1D):
     name = "mnist1d-noisy-mlp"
+    # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
+    leaderboard_families = frozenset({"loss", "regularizer", "augmentation"})  # label-noise robustness
     noise_rate = 0.4
     description = (
         "MNIST-1D with 40% symmetric label noise on the training labels only (validation and test "
