@@ -90,20 +90,24 @@ def _seconds_per_run(out: Path, task_key: str) -> float:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results") / "leaderboard",
               show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--chunk", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Methods tuned and finished together (their trials, then their final seeds).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost; run nothing.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @executor_options
 @click.pass_obj
 def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds, defaults_track, sampler, device,
-                out, data_dir, dry_run, quiet, executor_name, workers, timeout, executor_config):
+                out, data_dir, chunk, dry_run, quiet, executor_name, workers, timeout, executor_config):
     """Run the published protocol (tuned track + defaults track) over every applicable method."""
     from .plan import build_plan
     from .tune import run_tuning
 
     reg = obj.registry
     selected = reg.select_tasks(suites=suites, tasks=tasks, tier=tier)
-    if tasks:
+    if tasks:  # in the order given: the most wanted boards first
         selected = [t for t in selected if t.tier == tier] or selected
+        order = {reg.task(name).key(): i for i, name in enumerate(tasks)}
+        selected.sort(key=lambda t: order.get(t.key(), len(order)))
     if not selected:
         raise UsageError(f"no {tier} task matches suite={list(suites) or 'any'} task={list(tasks) or 'any'}")
     for m in methods:
@@ -137,10 +141,17 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
 
         for task, names, plain in plans:
             click.echo(f"== {task.key()}: {len(names)} methods", err=True)
-            plan = build_plan(reg, tasks=[task.key()], methods=names, seeds=1, tier=None)
-            run_tuning(reg, plan.runs, trials=trials, sampler=sampler, tuning_seed=0, seeds=seeds, hp=(), out=out,
-                       executor=executor, device=device, data_dir=data_dir, quiet=quiet,
-                       plugin_options=obj.plugin_options)
+            # A few methods at a time, trials then finals: an interrupted leaderboard leaves whole
+            # method rows behind, and the workers stay busy across the batch.
+            for start in range(0, len(names), chunk):
+                batch = names[start : start + chunk]
+                plan = build_plan(reg, tasks=[task.key()], methods=batch, seeds=1, tier=None)
+                run_tuning(reg, plan.runs, trials=trials, sampler=sampler, tuning_seed=0, seeds=seeds, hp=(),
+                           out=out, executor=executor, device=device, data_dir=data_dir, quiet=quiet,
+                           plugin_options=obj.plugin_options)
+                if not quiet:
+                    click.echo(f"   {min(start + chunk, len(names))}/{len(names)} methods of {task.key()} done",
+                               err=True)
             if plain:
                 defaults = build_plan(reg, tasks=[task.key()], methods=plain, seeds=default_seeds, tier=None)
                 run_plan(reg, defaults.runs, Store(out), executor=executor, device=device, data_dir=data_dir,
