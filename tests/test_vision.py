@@ -142,7 +142,9 @@ def test_generation_is_fixed_and_leaves_the_global_random_state_alone():
 
 
 def test_cache_is_written_reused_and_regenerated_when_tampered(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    from regsuite.suites import mnist1d_data  # the shared generator and cache under the vision splits
+
+    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
     monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
     mnist1d.load.cache_clear()
     out = mnist1d.splits(str(tmp_path))
@@ -155,8 +157,8 @@ def test_cache_is_written_reused_and_regenerated_when_tampered(tmp_path, monkeyp
     np.savez(path, digest=np.asarray("0" * 64), **arrays)  # the digest no longer matches
     mnist1d.load.cache_clear()
     calls = []
-    real = mnist1d.generate
-    monkeypatch.setattr(mnist1d, "generate", lambda *a: calls.append(1) or real(*a))
+    real = mnist1d_data.generate
+    monkeypatch.setattr(mnist1d_data, "generate", lambda *a: calls.append(1) or real(*a))
     again = mnist1d.splits(str(tmp_path))
     assert calls == [1] and (again["val"][1] == out["val"][1]).all()
     mnist1d.load.cache_clear()
@@ -185,7 +187,9 @@ def test_mnist1d_tasks_run_end_to_end_on_a_short_budget(name, tmp_path, monkeypa
     from regsuite.runner import build_hooks, seed_everything
     from regsuite.suites.vision import tasks
 
-    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    from regsuite.suites import mnist1d_data  # the shared generator and cache under the vision splits
+
+    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
     monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
     mnist1d.load.cache_clear()
     cls = next(c for c in tasks.ALL if c.name == name)
@@ -209,7 +213,9 @@ def test_mnist1d_tasks_run_end_to_end_on_a_short_budget(name, tmp_path, monkeypa
 def test_noisy_task_corrupts_training_labels_only(tmp_path, monkeypatch):
     from regsuite.suites.vision import tasks
 
-    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    from regsuite.suites import mnist1d_data  # the shared generator and cache under the vision splits
+
+    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
     monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
     mnist1d.load.cache_clear()
 
