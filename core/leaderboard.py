@@ -118,6 +118,9 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
         if methods:
             names = [n for n in names if n in methods]
         if names:
+            # The baseline and the suite's default methods first: a partial board can already be read.
+            first = [task.baseline, *reg.suite(task.suite).default_methods]
+            names.sort(key=lambda n: (first.index(n) if n in first else len(first), n))
             plans.append((task, names, _defaults_track(reg, task, names, defaults_track, default_seeds)))
     total_runs, total_s = 0, 0.0
     click.echo(f"{'task':46s} {'methods':>7s} {'runs':>6s} {'s/run':>7s} {'hours':>6s}  (s/run: median wall of the "
