@@ -4,7 +4,13 @@ If Ray is not initialised yet, the executor starts a local Ray with
 ``--workers`` CPUs (default: all) and shuts it down at the end; to use a
 cluster, set ``address = "ray://head:10001"`` (or ``"auto"``) in the ``[ray]``
 table of ``--executor-config FILE``. Other keys: ``num_cpus`` and
-``num_gpus`` per run (default 1 CPU, 0 GPU).
+``num_gpus`` per run (default 1 CPU, 0 GPU), and ``connect_timeout`` (seconds,
+default 30): how long to wait for a cluster at ``address`` (or ``$RAY_ADDRESS``).
+An address where nothing listens is refused at once; one that accepts the
+connection but never answers as Ray does is given up after ``connect_timeout``
+(``ray.init`` has no deadline of its own for this, so it runs in a helper
+thread that is abandoned when the deadline passes). Either way the command
+ends with one ``error:`` line and exit code 2.
 
 ``--workers N`` caps the runs in flight (default: the cluster's CPUs divided
 by CPUs per run). ``--timeout S`` cancels (``ray.cancel(force=True)``) a run
@@ -18,10 +24,18 @@ curves to the driver, which alone writes the store. Plugins loaded with
 
 from __future__ import annotations
 
+import logging
+import math
+import os
+import socket
+import threading
 import time
 
+from ..errors import UsageError
 from . import Executor
 from .worker import cpu_count
+
+CONNECT_TIMEOUT = 30.0
 
 
 class RayExecutor(Executor):
@@ -31,6 +45,7 @@ class RayExecutor(Executor):
         self.workers = workers
         self.timeout = timeout
         self.config = dict(config or {})
+        self.connect_timeout = connect_timeout_of(self.config)
         self._refs: dict = {}  # ObjectRef -> (spec, submitted)
         self._started_ray = False
         self.slots = workers or 1
@@ -40,9 +55,12 @@ class RayExecutor(Executor):
 
         super().open(job)
         if not ray.is_initialized():
-            address = self.config.get("address")
-            ray.init(address=address, num_cpus=None if address else (self.workers or cpu_count()),
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            address = self.config.get("address") or os.environ.get("RAY_ADDRESS") or None
+            options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+            if address is None:  # a local Ray started here: nothing to wait for
+                ray.init(num_cpus=self.workers or cpu_count(), **options)
+            else:
+                connect(ray, address, self.connect_timeout, options)
             self._started_ray = True
         per_run = float(self.config.get("num_cpus", 1))
         self.slots = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // per_run))
@@ -97,3 +115,65 @@ class RayExecutor(Executor):
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+
+
+def connect_timeout_of(config: dict) -> float:
+    value = config.get("connect_timeout", CONNECT_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"[ray] connect_timeout must be a positive, finite number of seconds (got {value!r})")
+    return float(value)
+
+
+def host_port(address: str) -> tuple[str, int] | None:
+    """The (host, port) a Ray address names, or None for "auto"/"local" and other forms Ray resolves itself."""
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def connect(ray, address: str, timeout: float, options: dict) -> None:
+    """``ray.init(address=...)`` with a deadline; refused with one line if the cluster cannot be reached."""
+    target = host_port(address)
+    if target is not None:  # nothing listening: say so now instead of retrying for minutes
+        try:
+            socket.create_connection(target, timeout=min(timeout, 10.0)).close()
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise UsageError(f"cannot reach the Ray cluster at {address}: {why} "
+                             "(is `ray start --head` running there? see [ray] address)") from None
+    outcome: dict = {}
+
+    def init() -> None:
+        # Ray warns that it set no SIGTERM handler off the main thread: expected here, not the user's concern.
+        quiet = logging.getLogger("ray._private.worker")
+        mute = _Without("SIGTERM handler is not set")
+        quiet.addFilter(mute)
+        try:
+            ray.init(address=address, **options)
+            outcome["ok"] = True
+        except BaseException as exc:  # reported by the caller's thread
+            outcome["error"] = exc
+        finally:
+            quiet.removeFilter(mute)
+
+    worker = threading.Thread(target=init, name="regsuite-ray-connect", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise UsageError(f"Ray did not connect to {address} within {timeout:g} s "
+                         "([ray] connect_timeout in --executor-config sets this)")
+    if "error" in outcome:
+        exc = outcome["error"]
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise UsageError(f"cannot connect to the Ray cluster at {address}: {text}") from None
+
+
+class _Without(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
