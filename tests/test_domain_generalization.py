@@ -132,6 +132,15 @@ def test_selection_picks_a_checkpoint_per_criterion():
     assert m["acc_lodo@c"] == .20
     assert m["worst_domain_accuracy"] == .5 and m["worst_domain_accuracy_lodo"] == .20
     assert m["val_accuracy"] == pytest.approx((.9 + .5 + .4) / 3)
+    # Oracle validation scores of the chosen checkpoints: a .9 (checkpoint 2), b .5 (tie: 2), c .9 (3).
+    assert m["val_accuracy_oracle"] == pytest.approx((.9 + .5 + .9) / 3)
+    assert m["val_accuracy_lodo"] == pytest.approx((.6 + .2 + .5) / 3)
+    # Only c held out: its numbers as above, nothing for a and b, and the means are c's alone.
+    only_c = tasks.select(singles, pairs, names, held_out=[2])
+    assert (only_c["acc_trainval@c"], only_c["acc_oracle@c"], only_c["acc_lodo@c"]) == (.90, .90, .20)
+    assert not [k for k in only_c if k.endswith(("@a", "@b"))]
+    assert only_c["test_accuracy"] == .90 and only_c["test_accuracy_lodo"] == .20
+    assert only_c["val_accuracy_oracle"] == .9 and only_c["worst_domain_accuracy_oracle"] == .9
 
 
 def fake_runs():
@@ -238,19 +247,40 @@ def test_bench_and_results_print_the_domainbed_table(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "domain_labels" in result.output
 
 
-def test_standard_rotated_digits_trains_each_held_out_domain_without_pair_models():
-    class Short(tasks.RotatedDigitsStandard):
+def test_standard_colored_digits_holds_out_only_the_reversed_domain():
+    class Short(tasks.ColoredDigitsStandard):
         budget = Budget(steps=4, eval_every=2, log_every=2)
 
-    assert Short.tier == "standard" and not Short.lodo
+    assert Short.tier == "standard" and Short.primary.name == "test_accuracy_oracle"
+    assert Short.validation.name == "val_accuracy_oracle"
+    assert Short.leaderboard_families == frozenset({"regularizer", "loss", "procedure"})
     metrics, ctx = run_tiny("irm", task=Short())
-    # 6 held-out domains, one model each (no leave-one-domain-out pairs), 5 training domains x 32 a step.
-    assert ctx.counters["steps"] == 6 * 4 and ctx.counters["samples"] == 6 * 4 * 5 * 32
-    assert {"test_accuracy_trainval", "test_accuracy_oracle"} <= set(metrics) and "test_accuracy_lodo" not in metrics
+    # One model on +90% and +80% (2 x 32 a step) for -90%, and the two leave-one-domain-out models
+    # without {+90%, -90%} and {+80%, -90%} (one training domain each).
+    assert ctx.counters["steps"] == 3 * 4 and ctx.counters["samples"] == 4 * 64 + 2 * 4 * 32
+    assert {split for _, _, split, _, _ in ctx.curves} == {"holdout=-90%", "holdout=+90%,-90%", "holdout=+80%,-90%"}
+    assert {"acc_trainval@-90%", "acc_oracle@-90%", "acc_lodo@-90%"} <= set(metrics)
+    assert not [k for k in metrics if k.endswith(("@+90%", "@+80%"))]
+    assert metrics["test_accuracy_oracle"] == metrics["acc_oracle@-90%"]
     assert all(np.isfinite(v) for v in metrics.values())
 
 
-@pytest.mark.parametrize("task_cls", [tasks.RotatedDigits, tasks.ColoredDigits, tasks.RotatedDigitsStandard])
+def test_standard_colored_digits_colour_predicts_the_clean_class_only_in_the_training_domains():
+    # Label = clean class (digit < 5) flipped with p = .25; colour = label flipped with p = e.
+    # P(colour = clean class) = (1 - e)(.75) + e(.25): e = .1 -> .70, e = .2 -> .65, e = .9 -> .30,
+    # so colour beats the shape's .75 on the label only where it is trained on (.9, .8 vs .75).
+    x, digit = digits_arrays()
+    order = np.random.RandomState(0).permutation(len(x))
+    domains = tasks.ColoredDigitsStandard().load(None)
+    assert [name for name, _, _ in domains] == ["+90%", "+80%", "-90%"]
+    for (name, imgs, label), part, expected in zip(domains, range(3), (.70, .65, .30)):
+        clean = (digit[order[part::3]] < 5).astype(int)
+        colour = (imgs[:, 1].sum((1, 2)) > 0).astype(int)
+        assert abs((colour == clean).mean() - expected) < 0.05, name
+        assert abs((label == clean).mean() - .75) < 0.05, name
+
+
+@pytest.mark.parametrize("task_cls", [tasks.RotatedDigits, tasks.ColoredDigits])
 def test_digits_tasks_run_irm_at_a_penalty_weight_that_does_not_collapse_them(task_cls):
     from regsuite.plan import resolve_components, resolve_hparams
     from regsuite.registry import build_registry
@@ -260,3 +290,22 @@ def test_digits_tasks_run_irm_at_a_penalty_weight_that_does_not_collapse_them(ta
     hp = resolve_hparams(reg, resolve_components(reg, "irm", task), task, [])
     # DomainBed's lam = 100 took rotated digits from 83% (erm) to 55%; lam = 1 kept 82%.
     assert hp["irm"]["lam"] == 1.0 and hp["irm"]["anneal_steps"] == task.budget.steps // 4
+
+
+def test_standard_colored_digits_separates_irm_from_erm_on_the_reversed_domain():
+    class NoPairs(tasks.ColoredDigitsStandard):  # the task's budget, without the two leave-one-out models
+        lodo = False
+
+    from regsuite.plan import resolve_components, resolve_hparams
+    from regsuite.registry import build_registry
+
+    reg = build_registry(())
+    task = tasks.ColoredDigitsStandard()
+    hp = resolve_hparams(reg, resolve_components(reg, "irm", task), task, [])
+    assert hp["irm"]["lam"] == 100.0 and hp["irm"]["anneal_steps"] == task.budget.steps // 4
+    erm, _ = run_tiny("erm", task=NoPairs())
+    irm, _ = run_tiny("irm", task=NoPairs())
+    # ERM follows the colour (a colour-only model scores .10 on -90%, a shape-only one about .70);
+    # IRM's penalty, once on, drops it. Training-domain validation picks a colour checkpoint for both.
+    assert erm["test_accuracy_oracle"] < 0.35 < 0.55 < irm["test_accuracy_oracle"]
+    assert max(erm["test_accuracy_trainval"], irm["test_accuracy_trainval"]) < 0.2
