@@ -169,6 +169,15 @@ def test_domainbed_table_reports_mean_and_standard_error_per_held_out_domain():
     assert "| method | n | +90%" in report.domainbed_tables(fake_runs(), "markdown")
 
 
+def test_domainbed_table_has_a_column_per_held_out_domain_only():
+    m = {"acc_oracle@-90%": .7, "test_accuracy_oracle": .7, "worst_domain_accuracy_oracle": .7}
+    runs = pd.DataFrame([{"task": "domain-generalization/colored-digits-standard", "protocol": "default",
+                          "method": "irm", "seed": 0, "status": "ok", "metrics": json.dumps(m)}])
+    header = [line for line in report.domainbed_tables(runs, "table").splitlines()
+              if line.strip().startswith("method")][0].split()
+    assert header == ["method", "n", "-90%", "Avg", "Worst"]
+
+
 class TinyColored(tasks.ColoredDigits):
     """Colored digits with a short budget, for tests."""
 
