@@ -75,7 +75,7 @@ def test_ray_executor(reg, tmp_path):
     from regsuite.executors.ray import RayExecutor
 
     path = os.pathsep.join([str(TESTS), *sys.path])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path}})
     try:
         runs = build_plan(reg, tasks=["faults/probe"], methods=["probe-opt", "fault-crash", "fault-diverge"],

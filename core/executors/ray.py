@@ -58,7 +58,9 @@ class RayExecutor(Executor):
             address = self.config.get("address") or os.environ.get("RAY_ADDRESS") or None
             options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
             if address is None:  # a local Ray started here: nothing to wait for
-                ray.init(num_cpus=self.workers or cpu_count(), **options)
+                # "local" always starts a fresh instance: without it Ray joins any cluster another
+                # process on this machine started (seen as "num_cpus must not be provided").
+                ray.init(address="local", num_cpus=self.workers or cpu_count(), **options)
             else:
                 connect(ray, address, self.connect_timeout, options)
             self._started_ray = True
