@@ -12,7 +12,13 @@ would have. Timed, each as a fresh process (imports included), median of ``--rep
 * ``regsuite -p faultplugin bench --task faults/probe --method probe-opt --seeds 1000 --out DIR`` with every
   run cached (target <= 1 s): plans, asks the store which runs are finished, prints the plan's table.
 
-Also timed in process: ``Store.finished_ids()`` on a fresh Store and ``Store.runs(plan_ids)``.
+Also timed in process: ``Store.finished_ids()`` on a fresh Store, ``Store.runs(plan_ids)``, ``Store.runs()``,
+and ``scoring.aggregate`` / ``format_table`` over all rows, without baselines (as ``results`` sees the synthetic
+tasks, which no registry knows) and with one per task (``sgd``, 400 Welch tests against it per task).
+
+Each command runs once untimed first, with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` removed from the
+children's environment): a user's imports come from ``__pycache__``; compiling regsuite's modules on every
+start would add about 0.2 s that no user pays. The load average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -61,9 +67,30 @@ def child_cpu() -> float:
     return use.ru_utime + use.ru_stime
 
 
+def in_process_scoring(runs, repeat: int) -> None:
+    from regsuite.scoring import aggregate, format_table
+
+    baselines = {task: "sgd" for task in set(runs["task"])}
+    for label, base in [("no baselines", {}), ("a baseline per task", baselines)]:
+        cpus, fmt = [], []
+        for _ in range(repeat):
+            c0 = time.process_time()
+            agg = aggregate(runs, base)
+            c1 = time.process_time()
+            format_table(agg)
+            cpus.append(c1 - c0)
+            fmt.append(time.process_time() - c1)
+        print(f"in process: aggregate() over {len(runs)} rows, {label}: {statistics.median(cpus):.3f} s CPU; "
+              f"format_table(): {statistics.median(fmt):.3f} s CPU ({len(agg)} rows)")
+
+
 def timed(cmd: list[str], repeat: int, env: dict, limit: float) -> tuple[float, float, str]:
     """Median wall and CPU seconds of ``cmd`` (CPU time: what a busy shared machine distorts least)."""
     times, cpus, out = [], [], ""
+    try:  # untimed: writes __pycache__ and warms the page cache, as any earlier use of the store would
+        subprocess.run(cmd, capture_output=True, env=env, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return float("inf"), float("inf"), f"did not finish in {limit:.0f} s"
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), child_cpu()
         try:
@@ -88,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.store or Path(tmp) / "store"
         t0 = time.perf_counter()
@@ -113,7 +141,9 @@ def main() -> None:
                 cpus.append(time.process_time() - c0)
             print(f"in process: {label}: {statistics.median(walls):.3f} s wall, {statistics.median(cpus):.3f} s CPU "
                   f"({len(got)} rows/ids)")
+        in_process_scoring(Store(root).runs(), args.repeat)
 
+        print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         t_results, c_results, err = timed([*REGSUITE, "results", "--results", str(root)], args.repeat, env,
                                           args.limit)
         print(f"regsuite results (101,000 runs): {t_results:.2f} s wall, {c_results:.2f} s CPU, median of "
