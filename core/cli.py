@@ -165,10 +165,12 @@ def _references(reg) -> set[str]:
     return {name for name, cls in reg.methods.items() if getattr(cls, "reference", None)} if reg else set()
 
 
-def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines_from=None) -> int:
+def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines_from=None, runs=None) -> int:
+    """``runs``: the store's rows when the caller has read them already (a large store is read once)."""
     from .scoring import aggregate, format_table
 
-    runs = store.runs(run_ids)  # filtered while reading: a plan's rows from a large store stay cheap
+    if runs is None:
+        runs = store.runs(run_ids)  # filtered while reading: a plan's rows from a large store stay cheap
     if suites and len(runs):
         runs = runs[runs["suite"].isin(suites)]
     if tasks and len(runs):
@@ -234,6 +236,7 @@ def results(ctx, results_dir, suites, tasks, fmt, baselines):
     if not results_dir.exists():
         raise UsageError(f"results directory {results_dir} does not exist (run `regsuite bench --out {results_dir}`)")
     store = Store(results_dir)
+    stored = None
     if suites or tasks:  # a typo would otherwise print nothing: names come from the registry and the store
         reg = obj.registry
         stored = store.runs()
@@ -243,7 +246,7 @@ def results(ctx, results_dir, suites, tasks, fmt, baselines):
     from .baseline_rows import baseline_source
 
     source = baseline_source(baselines, [results_dir])
-    _print_results(obj.registry, store, None, fmt, suites, tasks, baselines_from=source)
+    _print_results(obj.registry, store, None, fmt, suites, tasks, baselines_from=source, runs=stored)
     if store.problems:
         for problem in store.problems:
             click.echo(f"error: {problem}", err=True)

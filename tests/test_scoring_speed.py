@@ -109,3 +109,21 @@ def test_scoring_a_one_method_plan_does_not_import_scipy_stats():
             "print('scipy.stats' in sys.modules)") % str(Path(__file__).parent)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "lion" in out and out.strip().splitlines()[-1] == "False"
+
+
+def test_results_with_a_task_filter_reads_the_store_once(tmp_path, monkeypatch):
+    """`results --task T` checks T against the stored names and prints from the same rows (was two full reads)."""
+    from click.testing import CliRunner
+
+    from regsuite.cli import cli
+    from regsuite.site.synthetic import write_synthetic
+    from regsuite.store import Store
+
+    write_synthetic(tmp_path, 40, suites=1, tasks_per_suite=2, seeds=2, curve_points=1)
+    reads = []
+    real = Store.runs
+    monkeypatch.setattr(Store, "runs", lambda self, run_ids=None: reads.append(run_ids) or real(self, run_ids))
+    res = CliRunner().invoke(cli, ["results", "--results", str(tmp_path), "--task", "task-01", "--baselines", "none"])
+    assert res.exit_code == 0, res.output
+    assert "suite0/task-01" in res.stdout and "suite0/task-00" not in res.stdout
+    assert reads == [None]
