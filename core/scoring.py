@@ -257,7 +257,13 @@ def text_table(shown: pd.DataFrame) -> str:
 
 def _shown(agg: pd.DataFrame) -> pd.DataFrame:
     """The columns of the text and Markdown tables, as strings."""
-    rows = list(agg.itertuples(index=False))
+    from collections import namedtuple
+
+    # Rows of the columns the cell formatters read, as plain Python values: itertuples() would walk
+    # every column, and Arrow-backed string columns one element at a time (half of this function).
+    used = [c for c in ("mean", "ci95", "censored", "n", "reference", "rank", "vs_baseline", "p_holm") if c in agg]
+    Row = namedtuple("Row", used)
+    rows = [Row._make(values) for values in zip(*(agg[c].tolist() for c in used))]
     shown = pd.DataFrame(
         {
             "task": agg["task"],
@@ -268,8 +274,8 @@ def _shown(agg: pd.DataFrame) -> pd.DataFrame:
             "n": agg["n"].astype(str) + [f" ({f} failed)" if f else "" for f in agg["failed"]],
             "rank": [rank_text(r) for r in rows],
             "vs baseline (Holm)": [significance_text(r) for r in rows],
-            "Δ vs baseline": [_pct(d) for d in agg["delta_pct"]],
-            "step time ×": [_ratio(r) for r in agg["step_time_ratio"]],
+            "Δ vs baseline": [_pct(d) for d in agg["delta_pct"].tolist()],
+            "step time ×": [_ratio(r) for r in agg["step_time_ratio"].tolist()],
         }
     )
     if (agg["protocol"] != "default").any():

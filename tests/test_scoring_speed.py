@@ -2,7 +2,8 @@
 
 ``tests/data/aggregate_golden.csv`` is what ``aggregate()`` returned on :func:`fixture_runs` before the
 speed-ups (core/scoring.py at f5e37a1: ``groupby().apply(list)``, one ``.loc`` write per method,
-``scipy.stats.t.ppf``), written with ``to_csv`` (floats as ``repr``, so every bit is compared).
+``scipy.stats.t.ppf``), written with ``to_csv`` (floats as ``repr``, so every bit is compared);
+``format_table_golden.txt`` is what ``format_table()`` printed for it then (pandas ``to_string``).
 The fixture covers both directions, a baseline, a reference row, failed and censored seeds, a single
 seed, an old method version and an untestable method.
 """
@@ -22,6 +23,7 @@ from regsuite.scoring import aggregate, format_table
 from regsuite.site.synthetic import run_row
 
 GOLDEN = Path(__file__).parent / "data" / "aggregate_golden.csv"
+GOLDEN_TEXT = Path(__file__).parent / "data" / "format_table_golden.txt"  # format_table() before, same fixture
 
 
 def fixture_runs() -> pd.DataFrame:
@@ -87,6 +89,11 @@ def test_fixture_values_by_hand():
     # grok: lion has 2 of 4 seeds censored, entered at the 4,000-step budget
     assert out.loc[("grok/mod-add", "lion"), "censored"] == 2
     assert out.loc[("grok/mod-add", "lion"), "mean"] == pytest.approx((4000 * 2 + 1220 + 1230) / 4)
+
+
+def test_format_table_text_is_what_it_was_before_the_speed_ups():
+    agg = aggregate(fixture_runs(), BASELINES, {"oracle"})
+    assert format_table(agg) + "\n" == GOLDEN_TEXT.read_text()
 
 
 def test_format_table_text_is_what_pandas_to_string_gives():
