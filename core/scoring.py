@@ -312,7 +312,10 @@ def _pm(mean: float, ci: float, integer: bool = False) -> str:
         return "—"
     if ci is None or math.isnan(ci):
         return _num(mean, integer)
-    return f"{_num(mean, integer)} ± {_num(ci, integer)}"
+    text = _num(mean, integer)
+    # The interval at the mean's precision: '1,015 ± 21', never '1,015 ± 20.5426'.
+    whole = "." not in text
+    return f"{text} ± {_num(ci, True) if whole else _num(ci, integer)}"
 
 
 def _pct(d) -> str:

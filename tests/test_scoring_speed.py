@@ -23,7 +23,7 @@ from regsuite.scoring import aggregate, format_table
 from regsuite.site.synthetic import run_row
 
 GOLDEN = Path(__file__).parent / "data" / "aggregate_golden.csv"
-GOLDEN_TEXT = Path(__file__).parent / "data" / "format_table_golden.txt"  # format_table() before, same fixture
+GOLDEN_TEXT = Path(__file__).parent / "data" / "format_table_golden.txt"  # format_table() on the same fixture (intervals at the mean's precision since)
 
 
 def fixture_runs() -> pd.DataFrame:

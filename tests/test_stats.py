@@ -189,3 +189,10 @@ def test_censored_time_to_target_enters_at_its_budget_and_is_shown_as_a_bound():
     assert out.loc["base", "mean"] == pytest.approx((900 + 1000 + 4000) / 3)  # a lower bound
     text = format_table(aggregate(pd.DataFrame(rows), {"g/t": "base"}))
     assert "(2/3 reached)" in text and "≥" in text
+
+
+def test_the_interval_is_printed_at_the_means_precision():
+    from regsuite.scoring import _pm
+
+    assert _pm(1015.0, 20.5426) == "1,015 ± 21"
+    assert _pm(0.5, 0.01234) == "0.5000 ± 0.0123"
