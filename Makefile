@@ -34,7 +34,7 @@ bench: $(STAMP)
 # against; CI runs this same target into results/local/ci). BASELINE_SUITES=vision limits it to
 # some suites; the whole BASELINE_DIR is replaced either way.
 BASELINE_DIR ?= results/baseline
-BASELINE_SUITES ?= vision llm domain-generalization continual optimal-transport
+BASELINE_SUITES ?= vision llm domain-generalization continual optimal-transport grokking
 baselines: $(STAMP)
 	rm -rf $(BASELINE_DIR)
 	$(VENV)/bin/regsuite bench --tier smoke --seeds 3 --out $(BASELINE_DIR) --quiet \
