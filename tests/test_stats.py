@@ -196,3 +196,24 @@ def test_the_interval_is_printed_at_the_means_precision():
 
     assert _pm(1015.0, 20.5426) == "1,015 ± 21"
     assert _pm(0.5, 0.01234) == "0.5000 ± 0.0123"
+
+
+def test_dominance_ranks_agree_with_scipy_welch_and_holm_by_brute_force():
+    import itertools
+
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        k = int(rng.integers(2, 9))
+        samples = {f"m{i}": list(rng.normal(rng.normal(0, 1), rng.uniform(0.05, 1), int(rng.integers(2, 6))))
+                   for i in range(k)}
+        pairs = list(itertools.combinations(samples, 2))
+        q = holm([stats.ttest_ind(samples[a], samples[b], equal_var=False).pvalue for a, b in pairs])
+        better = dict.fromkeys(samples, 0)
+        for (a, b), qq in zip(pairs, q):
+            ma, mb = round(float(np.mean(samples[a])), 4), round(float(np.mean(samples[b])), 4)
+            if qq < 0.05 and ma != mb:
+                better[b if ma > mb else a] += 1
+        assert dominance_ranks(samples, "max") == {n: 1 + c for n, c in better.items()}
