@@ -2,7 +2,7 @@
 
 For every (task, method) of the selection:
 
-1. draw N configurations quasi-randomly from the method's declared search
+1. trial 1 is the run's defaults; draw N - 1 more configurations quasi-randomly from the method's declared search
    space (every ``space`` entry of every component of the run, minus the
    keys fixed with ``--hp``): point ``u`` in [0, 1)^d from scrambled Sobol or
    Halton (``scipy.stats.qmc``), mapped per dimension by ``Param.sample``;
@@ -39,7 +39,8 @@ SAMPLERS = ("sobol", "halton")
 
 
 def protocol_name(sampler: str, trials: int, tuning_seed: int = 0) -> str:
-    return f"tuned:{sampler}-{trials}" + (f"-s{tuning_seed}" if tuning_seed else "")
+    """``tuned:sobol-6+default``: trial 1 is the declared defaults, the other trials quasi-random."""
+    return f"tuned:{sampler}-{trials}+default" + (f"-s{tuning_seed}" if tuning_seed else "")
 
 
 # The optimizer a run gets implicitly (a regularizer on sgd) is tuned on its learning rate only,
@@ -183,8 +184,12 @@ def run_tuning(reg, base_specs, *, trials: int, sampler: str, tuning_seed: int, 
         dims = search_dims(reg, spec, fixed)
         if not dims and search_dims(reg, spec, set()):
             raise UsageError(f"{spec.method} on {spec.task} has no search space left to tune")
-        points = qmc_points(sampler, len(dims), trials, tuning_seed) if dims else []
-        jobs.append((task, spec, dims, trial_specs(reg, spec, dims, points) if dims else []))
+        # Trial 1 is the method's defaults (so tuning never does worse on validation than not tuning:
+        # a baseline whose few random draws all miss would flatter every other method); the other
+        # trials are the first trials - 1 points of the scrambled sequence.
+        points = qmc_points(sampler, len(dims), trials - 1, tuning_seed) if dims and trials > 1 else []
+        defaults = replace(spec, seed=TRIAL_SEED, protocol=TRIAL_PROTOCOL)
+        jobs.append((task, spec, dims, [defaults, *trial_specs(reg, spec, dims, points)] if dims else []))
 
     store, trial_store = Store(out), Store(out / "tuning")
     run_kw = dict(device=device, data_dir=data_dir, options={}, progress=not quiet, plugin_options=plugin_options)

@@ -34,7 +34,7 @@ def test_leaderboard_runs_both_tracks_and_resumes(tmp_path):
     assert res.exit_code == 0, res.output
     assert len(Store(tmp_path / "tuning").runs()) == 3
     runs = Store(tmp_path).runs()
-    assert sorted(runs["protocol"]) == ["default", "tuned:sobol-3", "tuned:sobol-3"]
+    assert sorted(runs["protocol"]) == ["default", "tuned:sobol-3+default", "tuned:sobol-3+default"]
     again = _invoke(*args)
     assert again.exit_code == 0 and len(Store(tmp_path).runs()) == 3  # everything cached, nothing repeated
 

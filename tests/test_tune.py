@@ -31,30 +31,31 @@ def test_tune_selects_on_validation_and_reruns_the_choice(tmp_path):
                   "--out", str(tmp_path), "--quiet")
     assert res.exit_code == 0, res.output
 
-    # Trials: the scrambled Sobol points of seed 0, mapped by hand (lr log-uniform on [1e-4, 1], spare on [0, 1]).
-    u = qmc.Sobol(2, scramble=True, seed=0).random(8)
-    want_lr = [10 ** (-4 + 4 * a) for a in u[:, 0]]
+    # Trials: the defaults (lr 0.1, spare 0.5), then the first 7 scrambled Sobol points of seed 0,
+    # mapped by hand (lr log-uniform on [1e-4, 1], spare on [0, 1]).
+    u = qmc.Sobol(2, scramble=True, seed=0).random(7)
+    want_lr = [0.1] + [10 ** (-4 + 4 * a) for a in u[:, 0]]
     trials = Store(tmp_path / "tuning").runs()
     assert len(trials) == 8 and set(trials["protocol"]) == {"tuning-trial"} and set(trials["seed"]) == {10_000}
     got = sorted((json.loads(h)["probe-opt"]["lr"], json.loads(h)["probe-opt"]["spare"]) for h in trials["hparams"])
-    want = sorted(zip(want_lr, u[:, 1]))
+    want = sorted(zip(want_lr, [0.5, *u[:, 1]]))
     assert [x for pair in got for x in pair] == pytest.approx([float(x) for pair in want for x in pair])
 
     # Selection on val_score = -(log10 lr + 2)^2 (the probe's closed form), never on test_score.
     by_val = max(want_lr, key=lambda lr: -((math.log10(lr) + 2) ** 2))
     by_test = max(want_lr, key=lambda lr: -((math.log10(lr) + 0.5) ** 2))
     assert by_val != by_test  # the two metrics disagree on these points, so the check below means something
-    record_file = tmp_path / "tuning" / "selections" / "faults_probe__probe-opt__tuned_sobol-8.json"
+    record_file = tmp_path / "tuning" / "selections" / "faults_probe__probe-opt__tuned_sobol-8+default.json"
     record = json.loads(record_file.read_text())
     assert record["selected"]["hparams"]["probe-opt"]["lr"] == pytest.approx(by_val)
-    assert record["protocol"] == "tuned:sobol-8" and record["validation_metric"] == "val_score"
+    assert record["protocol"] == "tuned:sobol-8+default" and record["validation_metric"] == "val_score"
     assert record["budget"]["total_steps"] == 8 and len(record["trial_runs"]) == 8
     assert record["space"] == {"probe-opt.lr": "loguniform(0.0001, 1.0)", "probe-opt.spare": "uniform(0.0, 1.0)"}
 
     # Final runs: the chosen configuration on seeds 0 and 1, in the main store, under the tuned protocol.
     finals = Store(tmp_path).runs()
     assert len(finals) == 2 and sorted(finals["seed"]) == [0, 1]
-    assert set(finals["protocol"]) == {"tuned:sobol-8"}
+    assert set(finals["protocol"]) == {"tuned:sobol-8+default"}
     assert {json.dumps(json.loads(h), sort_keys=True) for h in finals["hparams"]} == {
         json.dumps(record["selected"]["hparams"], sort_keys=True)
     }
@@ -64,10 +65,10 @@ def test_tune_selects_on_validation_and_reruns_the_choice(tmp_path):
     from regsuite.scoring import aggregate
 
     agg = aggregate(Store(tmp_path).runs())
-    assert sorted(agg["protocol"]) == ["default", "tuned:sobol-8"] and list(agg["n"]) == [2, 2]
+    assert sorted(agg["protocol"]) == ["default", "tuned:sobol-8+default"] and list(agg["n"]) == [2, 2]
     again = _invoke("tune", "--task", "faults/probe", "--method", "probe-opt", "--trials", "8", "--seeds", "2",
                     "--out", str(tmp_path), "--quiet")
-    assert "2 final runs (tuned:sobol-8): 2 cached" in again.stderr  # trials and finals are cached too
+    assert "2 final runs (tuned:sobol-8+default): 2 cached" in again.stderr  # trials and finals are cached too
 
 
 def test_halton_and_fixed_hyperparameters(tmp_path):
@@ -77,7 +78,7 @@ def test_halton_and_fixed_hyperparameters(tmp_path):
     trials = Store(tmp_path / "tuning").runs()
     assert {json.loads(h)["probe-opt"]["spare"] for h in trials["hparams"]} == {0.25}  # fixed, not tuned
     assert len({json.loads(h)["probe-opt"]["lr"] for h in trials["hparams"]}) == 3
-    assert set(Store(tmp_path).runs()["protocol"]) == {"tuned:halton-3"}
+    assert set(Store(tmp_path).runs()["protocol"]) == {"tuned:halton-3+default"}
 
 
 def test_nothing_left_to_tune_is_refused(tmp_path):
