@@ -299,22 +299,12 @@ def _classes() -> dict:
             return loss
 
 
-    class Spectra(torch.optim.Optimizer):
-        """SPECTRA post-clipping (Jiang, Semenov, Stich 2026) around a decoupled-weight-decay optimizer.
+    class WrappedOptimizer(torch.optim.Optimizer):
+        """An optimizer around a ``base`` one, sharing its ``param_groups`` and ``state`` (so
+        schedulers and state-memory accounting see the base's); subclasses override ``step``."""
 
-        The base step gives X_{k+1}; the update is recovered as U = (X_k - X_{k+1}) / eta - lambda X_k
-        and replaced by
-            X_{k+1} = (1 - lambda eta) X_k - alpha eta H_c(U),   alpha = sqrt(max(1, rows/cols)),
-        with the soft spectral clip H_c of :func:`soft_spectral_clip` (conv kernels flattened to
-        rows x rest; vectors clipped by their Euclidean norm with alpha = 1, the reference's "all").
-        """
-
-        def __init__(self, base: torch.optim.Optimizer, clip_c: float = 1.0, ns_steps: int | None = None,
-                     ns_tol: float = 1e-6) -> None:
+        def __init__(self, base: torch.optim.Optimizer) -> None:
             self.base = base
-            self.clip_c = clip_c
-            self.ns_steps = ns_steps  # None: as many as ns_tol needs (soft_spectral_clip)
-            self.ns_tol = ns_tol
             self.defaults = base.defaults
             self._optimizer_step_pre_hooks = {}
             self._optimizer_step_post_hooks = {}
@@ -336,6 +326,23 @@ def _classes() -> dict:
         def load_state_dict(self, state_dict) -> None:
             self.base.load_state_dict(state_dict)
 
+    class Spectra(WrappedOptimizer):
+        """SPECTRA post-clipping (Jiang, Semenov, Stich 2026) around a decoupled-weight-decay optimizer.
+
+        The base step gives X_{k+1}; the update is recovered as U = (X_k - X_{k+1}) / eta - lambda X_k
+        and replaced by
+            X_{k+1} = (1 - lambda eta) X_k - alpha eta H_c(U),   alpha = sqrt(max(1, rows/cols)),
+        with the soft spectral clip H_c of :func:`soft_spectral_clip` (conv kernels flattened to
+        rows x rest; vectors clipped by their Euclidean norm with alpha = 1, the reference's "all").
+        """
+
+        def __init__(self, base: torch.optim.Optimizer, clip_c: float = 1.0, ns_steps: int | None = None,
+                     ns_tol: float = 1e-6) -> None:
+            super().__init__(base)
+            self.clip_c = clip_c
+            self.ns_steps = ns_steps  # None: as many as ns_tol needs (soft_spectral_clip)
+            self.ns_tol = ns_tol
+
         @torch.no_grad()
         def step(self, closure=None):
             before = {}
@@ -354,7 +361,7 @@ def _classes() -> dict:
             return loss
 
     return {"OptimizerGroup": OptimizerGroup, "NAGGS": NAGGS, "DropMuon": DropMuon, "AdaGO": AdaGO,
-            "Spectra": Spectra}
+            "Spectra": Spectra, "WrappedOptimizer": WrappedOptimizer}
 
 
 def __getattr__(name: str):

@@ -140,7 +140,9 @@ def kernels() -> dict:
                     p.add_(update.view_as(p), alpha=-group["lr"] * scale)
             return loss
 
-    class BatchScaledLR(torch.optim.Optimizer):
+    from .optimizer_kernels import WrappedOptimizer
+
+    class BatchScaledLR(WrappedOptimizer):
         """A base optimizer whose every step uses lr * factor (the factor set once the batch size is known).
 
         The scaling is applied inside ``step`` and undone after it, so a learning-rate schedule on
@@ -148,22 +150,8 @@ def kernels() -> dict:
         """
 
         def __init__(self, base: torch.optim.Optimizer) -> None:
-            self.base = base
+            super().__init__(base)
             self.factor = None  # set by the method from the first training batch
-            self.defaults = base.defaults
-            self._optimizer_step_pre_hooks = {}
-            self._optimizer_step_post_hooks = {}
-
-        @property
-        def param_groups(self):
-            return self.base.param_groups
-
-        @property
-        def state(self):
-            return self.base.state
-
-        def zero_grad(self, set_to_none: bool = True) -> None:
-            self.base.zero_grad(set_to_none=set_to_none)
 
         def state_dict(self):
             return {"base": self.base.state_dict(), "factor": self.factor}
