@@ -1,6 +1,12 @@
 """Does a task separate methods? Three figures per task from a results directory (issue 15).
 
     python benchmarks/separation.py /tmp/sep-vision [--metric NAME] [--task SUITE/NAME ...]
+    python benchmarks/separation.py results/leaderboard --protocol tuned:sobol-6+default
+
+With ``--protocol`` only the runs of that protocol count: on the leaderboard's results directory
+this scores the tuned track's final seeds (each method at its selected configuration), leaving
+out the defaults track. Reference rows (``Method.reference``: upper bounds, oracles, closed-form
+maps) are left out automatically; ``--exclude`` leaves out more.
 
 Per task, over the methods with at least two seeds (reference rows left out):
 
@@ -26,7 +32,15 @@ import sys
 from itertools import combinations
 
 
-def task_samples(df, metric: str | None):
+def reference_methods(names: set[str]) -> set[str]:
+    """The methods among ``names`` that declare themselves reference rows (never ranked)."""
+    from regsuite.registry import build_registry
+
+    methods = build_registry().methods
+    return {n for n in names if n in methods and methods[n].reference}
+
+
+def task_samples(df, metric: str | None, min_seeds: int = 2):
     """{task: (metric, direction, {method: [values]}, {method: (censored, n)})} from a runs table."""
     out = {}
     for task, rows in df.groupby("task"):
@@ -44,7 +58,7 @@ def task_samples(df, metric: str | None):
                     n += 1
             if n_censored:
                 censored[method] = (n_censored, n)
-            elif len(values) >= 2:
+            elif len(values) >= min_seeds:
                 samples[method] = values
         out[task] = (name, direction, samples, censored)
     return out
@@ -76,7 +90,9 @@ def main(argv=None) -> int:
     parser.add_argument("results_dir")
     parser.add_argument("--metric", help="metric to score (default: each task's primary)")
     parser.add_argument("--task", action="append", help="only these tasks (suite/name)")
-    parser.add_argument("--exclude", action="append", default=[], help="methods to leave out (reference rows)")
+    parser.add_argument("--exclude", action="append", default=[], help="more methods to leave out")
+    parser.add_argument("--protocol", help="only runs of this protocol (e.g. tuned:sobol-6+default)")
+    parser.add_argument("--min-seeds", type=int, default=2, help="methods with fewer finished seeds are left out")
     args = parser.parse_args(argv)
     from regsuite.store import Store
 
@@ -84,10 +100,13 @@ def main(argv=None) -> int:
     if df.empty:
         print(f"error: no runs in {args.results_dir}", file=sys.stderr)
         return 2
-    df = df[~df["method"].isin(args.exclude)]
+    references = reference_methods(set(df["method"]))
+    df = df[~df["method"].isin(set(args.exclude) | references)]
+    if args.protocol:
+        df = df[df["protocol"] == args.protocol]
     if args.task:
         df = df[df["task"].isin(args.task)]
-    for task, (name, direction, samples, censored) in task_samples(df, args.metric).items():
+    for task, (name, direction, samples, censored) in task_samples(df, args.metric, args.min_seeds).items():
         f = figures(samples, direction)
         never = sum(1 for c, n in censored.values() if c == n)
         print(f"{task}  [{name}, {direction}]  methods={f['methods']}  (a) range/median sd = {f['range_over_sd']:.1f}  "
