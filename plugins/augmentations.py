@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from regsuite import Claim, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
-from .targets import num_classes, soft_targets
+from regsuite.soft_targets import num_classes, soft_targets
 
 
 def cutout_mask(n: int, height: int, width: int, size: int, generator=None, device=None):

@@ -2,7 +2,7 @@
 
 Every loss is written per class (``per_class(logits)[i, k]`` = the loss if the label of
 example i were k) and reduced against soft targets when a transform added them (see
-:mod:`regsuite.plugins.targets`), so mixup, CutMix and label smoothing compose with each one.
+:mod:`regsuite.soft_targets`), so mixup, CutMix and label smoothing compose with each one.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from regsuite import Citation, Fidelity, Method, Uniform, hookimpl
 
-from .targets import expected_loss, num_classes, soft_targets
+from regsuite.soft_targets import expected_loss, num_classes, soft_targets
 
 
 class LabelSmoothing(Method):
@@ -274,7 +274,7 @@ class ProgressiveSelfKD(Method):
     )
     defaults = {"alpha_T": 0.8}
     space = {"alpha_T": Uniform(0.0, 1.0)}
-    requires = frozenset({"classification"})
+    requires = frozenset({"classification", "example-index"})
 
     version = "2"  # predictions committed once per step (the step contract), not per forward pass
     fidelity = Fidelity.adapted("alpha_t = alpha_T t/T grows per optimizer step, not per epoch as in the paper's "

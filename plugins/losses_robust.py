@@ -62,7 +62,7 @@ class AdaptiveLDR(Method):
         "alpha": LogUniform(1.0, 10.0, limits=Limits(1.0)),
         "margin": Uniform(0.0, 2.0),
     }
-    requires = CLASSIFICATION
+    requires = CLASSIFICATION | {"example-index"}
 
     def __init__(self, hp=None) -> None:
         super().__init__(hp)

@@ -373,7 +373,7 @@ class SAF(Method):
     defaults = {"lam": 0.3, "tau": 5.0, "lag": 3, "kl_start": 5}
     space = {"lam": LogUniform(1e-3, 10.0), "tau": LogUniform(0.1, 20.0), "lag": IntRange(1, 10),
              "kl_start": IntRange(0, 30)}
-    requires = frozenset({"classification"})
+    requires = frozenset({"classification", "example-index"})
     fidelity = Fidelity.faithful("authors' code", "KL x tau^2, start after kl_start epochs; epochs counted per "
                                  "example (visits); no kl_end_epoch (the authors' default ends with training)")
     version = "2"  # tau^2, kl_start warm-up, state committed once per step

@@ -58,7 +58,7 @@ def test_cutmix_box_has_the_paper_side_ratio():
 
 
 def test_label_smoothing_transform_and_soft_cross_entropy(registry):
-    from regsuite.plugins.targets import soft_cross_entropy
+    from regsuite.soft_targets import soft_cross_entropy
 
     out = transform(registry, "label-smoothing", {"y": torch.tensor([0])}, ["label-smoothing.eps=0.2"])
     assert out["y_soft"][0].tolist() == pytest.approx([0.8 + 0.05, 0.05, 0.05, 0.05])
@@ -76,7 +76,7 @@ def test_mixup_then_label_smoothing_equals_the_smoothed_mixture(registry):
 
 
 def test_num_classes_is_probed_once_without_touching_batch_norm():
-    from regsuite.plugins.targets import num_classes
+    from regsuite.soft_targets import num_classes
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 7))
     calls = []

@@ -41,7 +41,7 @@ def test_label_smoothing_value(registry):
     # Label smoothing is a target transform (it composes with every loss); the task's loss reads y_soft.
     from types import SimpleNamespace
 
-    from regsuite.plugins.targets import soft_cross_entropy
+    from regsuite.soft_targets import soft_cross_entropy
 
     batch = hooks.transform_batch[0](batch={"y": torch.tensor([0])}, state=SimpleNamespace(extras={"num_classes": 3}))
     loss = soft_cross_entropy(logits, batch)

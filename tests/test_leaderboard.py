@@ -51,6 +51,18 @@ def test_applicable_methods_follow_requires_and_the_tasks_families():
     assert "ewc" not in names  # needs experience boundaries
 
 
+def test_per_example_methods_run_only_where_batches_carry_example_ids():
+    # colored-digits-standard's batches have no "index": aldr-kl failed every trial there.
+    from regsuite.leaderboard import applicable_methods
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    dg, _ = applicable_methods(reg, reg.task("domain-generalization/colored-digits-standard"))
+    vision, _ = applicable_methods(reg, reg.task("vision/mnist1d-mlp"))
+    for name in ("aldr-kl", "saf", "ps-kd"):
+        assert name not in dg and name in vision
+
+
 def test_unknown_method_is_one_line():
     res = _invoke("leaderboard", "--method", "nope", "--dry-run")
     assert res.exit_code == 2 and res.stderr.strip().startswith("error: unknown method 'nope'")

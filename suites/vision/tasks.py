@@ -7,7 +7,8 @@ from regsuite.loop import classification_metrics, infinite_batches, train_superv
 
 from . import data, mnist1d, models
 
-CLASSIFICATION = frozenset({"classification", "images"})
+# "example-index": training batches carry batch["index"], the example ids (PS-KD, SAF, ALDR-KL).
+CLASSIFICATION = frozenset({"classification", "images", "example-index"})
 
 
 class ImageClassificationTask(Task):
@@ -36,7 +37,7 @@ class ImageClassificationTask(Task):
     def run(self, ctx):
         import torch
 
-        from regsuite.plugins.targets import soft_cross_entropy
+        from regsuite.soft_targets import soft_cross_entropy
 
         arrays = self.splits(ctx)
         device = ctx.device
@@ -122,7 +123,7 @@ class _MNIST1D(ImageClassificationTask):
     """
 
     tier = "standard"
-    provides = frozenset({"classification", "signals"})
+    provides = frozenset({"classification", "signals", "example-index"})
     batch_size = 100
     noise_rate = 0.0
 

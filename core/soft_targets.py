@@ -1,4 +1,4 @@
-"""Soft classification targets shared by augmentations and losses (not a plugin module).
+"""Soft classification targets: the ``batch["y_soft"]`` convention of augmentations, losses, tasks.
 
 A transform may add ``batch["y_soft"]``, an (N, K) matrix of target probabilities
 (mixup, CutMix, label smoothing). Every loss here is written per class, as the
