@@ -100,7 +100,7 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
                 out, data_dir, chunk, dry_run, quiet, executor_name, workers, timeout, executor_config):
     """Run the published protocol (tuned track + defaults track) over every applicable method."""
     from .plan import build_plan
-    from .tune import run_tuning
+    from .tune import protocol_name, run_tuning
 
     reg = obj.registry
     selected = reg.select_tasks(suites=suites, tasks=tasks, tier=tier)
@@ -133,7 +133,7 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
         est = "?" if math.isnan(per) else f"{n_runs * per / 3600:.2f}"
         click.echo(f"{task.key():46s} {len(names):7d} {n_runs:6d} {per:7.1f} {est:>6s}", err=True)
     click.echo(f"total: {total_runs} runs, {total_s / 3600:.2f} run-hours where timed "
-               f"(protocol tuned:{sampler}-{trials}, {seeds} final seeds; defaults track: {defaults_track}, "
+               f"(protocol {protocol_name(sampler, trials)}, {seeds} final seeds; defaults track: {defaults_track}, "
                f"{default_seeds} seeds)",
                err=True)
     if dry_run:

@@ -105,8 +105,9 @@ class StdlibMini(_GPURecipe):
     # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
     # 70 CPU s a run: the optimizers the seed papers put on LLMs, and the usual baselines.
     leaderboard_families = frozenset()
+    # The named optimizers, plus every method whose paper's claim is measured here (va-muon, grad-es).
     leaderboard_extra = frozenset({"adam", "sgd", "muon", "drop-muon", "ademamix", "stable-spam", "soap", "shampoo",
-                                   "lion", "adago"})
+                                   "lion", "adago", "va-muon", "grad-es"})
     tier = "standard"
     description = (
         "Byte-level GPT (4 layers, d=128, rotary, tied; 0.82M parameters) on the whole standard library "
