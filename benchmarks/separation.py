@@ -93,10 +93,12 @@ def main(argv=None) -> int:
     parser.add_argument("--exclude", action="append", default=[], help="more methods to leave out")
     parser.add_argument("--protocol", help="only runs of this protocol (e.g. tuned:sobol-6+default)")
     parser.add_argument("--min-seeds", type=int, default=2, help="methods with fewer finished seeds are left out")
+    parser.add_argument("--markdown", action="store_true", help="one table row per task (for docs/performance.md)")
     args = parser.parse_args(argv)
+    from regsuite.scoring import current_versions
     from regsuite.store import Store
 
-    df = Store(args.results_dir).runs()
+    df = current_versions(Store(args.results_dir).runs())
     if df.empty:
         print(f"error: no runs in {args.results_dir}", file=sys.stderr)
         return 2
@@ -109,6 +111,12 @@ def main(argv=None) -> int:
     for task, (name, direction, samples, censored) in task_samples(df, args.metric, args.min_seeds).items():
         f = figures(samples, direction)
         never = sum(1 for c, n in censored.values() if c == n)
+        if args.markdown:
+            seeds = sorted({len(v) for v in samples.values()})
+            groups = f"{f['groups']}" + (f" (+1 never reached: {never} methods)" if never else "")
+            print(f"| {task} | {f['methods']} ({'-'.join(map(str, seeds[::len(seeds) - 1 or 1]))} seeds) | "
+                  f"{f['range_over_sd']:.1f} | {100 * f['significant_pairs']:.0f}% | {groups} |")
+            continue
         print(f"{task}  [{name}, {direction}]  methods={f['methods']}  (a) range/median sd = {f['range_over_sd']:.1f}  "
               f"(b) significant pairs = {100 * f['significant_pairs']:.0f}%  (c) groups = {f['groups']}"
               + (f" (incl. never: {f['groups'] + (1 if never else 0)})" if censored else ""))
