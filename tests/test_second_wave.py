@@ -91,3 +91,10 @@ def test_two_steps_and_more_parts_than_examples(registry):
 def test_vrgd_is_labelled_and_registered(registry):
     assert registry.methods["vrgd"] is VRGD
     assert VRGD.fidelity is not None and VRGD.defaults == {"gamma": 0.1, "parts": 8}
+
+
+def test_vrgd_conformance():
+    from regsuite.testing import conformance
+
+    failed = [r for r in conformance(["vrgd"], reg=build_registry()) if not r.ok]
+    assert not failed, failed
