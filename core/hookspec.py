@@ -52,6 +52,7 @@ must end with identical weights and identical method state.
 
 Once per run, around the steps::
 
+    regsuite_select_training_data (firstresult; tasks that provide "data_selection" only)
     regsuite_run_start -> regsuite_configure_optimizer -> regsuite_configure_scheduler
     ... steps ...  (regsuite_on_experience_start/end around each experience)
     regsuite_run_end   (may return extra metrics)
@@ -73,6 +74,7 @@ if TYPE_CHECKING:  # only for annotations; torch stays lazily imported
     from .method import Method
     from .state import TrainState
     from .suite import Suite
+    from .selection import TrainingSet
     from .task import Budget, Task
 
 PROJECT = "regsuite"
@@ -85,6 +87,7 @@ FIRSTRESULT_RUN_HOOKS = (
     "regsuite_configure_scheduler",
     "regsuite_loss",
     "regsuite_train_step",
+    "regsuite_select_training_data",
 )
 
 
@@ -122,6 +125,43 @@ def regsuite_suites() -> list[Suite]:
 
 
 # ---------------------------------------------------------------- run hooks
+
+
+@hookspec(firstresult=True)
+def regsuite_select_training_data(data: TrainingSet, state: TrainState) -> Any:
+    """Choose the training examples the run trains on; return their indices, or None for all.
+
+    Who calls it: :func:`regsuite.loop.train_supervised`, once per run, before the optimizer
+    exists and before the batch stream is built, when the task gave it its training set
+    (``train=``) and a stream builder (``batches`` as a function). Tasks whose loop can do this
+    provide the capability ``"data_selection"``; a method implementing this hook declares
+    ``requires = frozenset({"data_selection"})`` so that it never runs where it would do
+    nothing. A run with this hook on a task that passes a ready batch stream is an error.
+
+    What it sees: ``data`` (:class:`regsuite.selection.TrainingSet`) holds the whole training set
+    as CPU tensors indexed along dimension 0 (``data.tensors``: ``"x"``, ``"y"`` and the task's
+    other keys), ``data.make_model()`` (a freshly initialised model of the task, on the run's
+    device), ``data.make_batches(tensors, generator)`` (the task's own infinite batch stream,
+    augmentation included, over any subset) and ``data.batch_size``. ``state`` is the run's
+    :class:`TrainState` (``forward``, ``task_loss``, ``budget``, ``seed``, ``device``, ``hooks``);
+    its model is the run's, untrained, and must not be changed. The method may train scratch
+    models (``data.make_model()``) to score examples, e.g. with the optimizer the run's
+    ``regsuite_configure_optimizer`` gives for them. It never sees validation or test data and
+    must not use them.
+
+    Cost: the loop times the call and adds it to the run's training time (``train_s``), and the
+    method reports the optimizer steps and samples of its scoring trainings with
+    ``data.charge(steps, samples)``; they are added to the run's ``steps`` and ``samples``, so a
+    method that buys its selection with extra training is charged for it. The run then trains
+    for its full ``budget.steps`` on the selected examples.
+
+    What it returns: None (keep every example), or a 1-D sequence of distinct integer indices
+    into the training set (a tensor, a numpy array or a list), at least ``data.batch_size`` of
+    them. Anything else (duplicates, out-of-range or non-integer values, too few) ends the run
+    with one error naming the method. Order does not matter: the selected examples keep their
+    original indices (``"index"``) and the stream shuffles them. At most one method of a
+    composition may implement it.
+    """
 
 
 @hookspec

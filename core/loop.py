@@ -8,6 +8,7 @@ through :class:`regsuite.state.TrainState`.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 
@@ -77,8 +78,18 @@ def train_supervised(
     batch_size: int,
     diagnostics: tuple[str, ...] = (),
     target=None,
+    train: dict | None = None,
+    make_model: Callable[[], Any] | None = None,
 ):
     """Train ``model`` for ``budget.steps`` steps under the run's hooks.
+
+    ``batches`` is the training stream, or, for a task that lets methods choose its training
+    data (it provides ``"data_selection"``), a function ``batches(tensors, generator)`` that builds
+    the stream over a dict of training tensors; ``train`` is then the whole training set (CPU
+    tensors indexed along dimension 0) and ``make_model()`` builds a fresh model. The loop calls
+    ``regsuite_select_training_data`` once, before the optimizer exists, and streams only the
+    selected examples, shuffled by ``torch.Generator().manual_seed(ctx.seed)``; the selection's
+    time and its charged steps and samples count in the run's cost (see :mod:`regsuite.selection`).
 
     ``evaluate(model)`` returns ``{split: {metric: value}}``; it runs every
     ``budget.eval_every`` steps (logged as curves) and once at the end.
@@ -91,6 +102,7 @@ def train_supervised(
     Returns ``(state, final_evaluation)``.
     """
     state = ctx.new_state(model, budget, forward=forward, task_loss=task_loss)
+    batches, selection = _selected_stream(ctx, state, batches, train, make_model, batch_size)
     state.setup_optimizer()
     model.train()
     log_every = max(1, budget.log_every)
@@ -99,7 +111,10 @@ def train_supervised(
 
     ckpt = Checkpointer.for_run(ctx)  # long tiers: resume from, and save, periodic checkpoints
     start, train_s = ckpt.restore(state, batches) if ckpt else (0, 0.0)
-    tracker = _tracker(ctx, target, budget, batch_size, start)
+    if not start:  # a restored train_s already holds the selection's time
+        train_s += selection.seconds
+    offset = selection.steps  # scoring steps and samples come before the run's own
+    tracker = _tracker(ctx, target, budget, batch_size, start, selection)
     step, stopped_early, last_eval = start, False, None
     for step in range(start + 1, budget.steps + 1):
         t0 = time.perf_counter()
@@ -115,7 +130,8 @@ def train_supervised(
                 for name, value in metrics.items():
                     ctx.log(step, split, name, value)
                     if tracker and f"{split}_{name}" == target.metric:
-                        tracker.update(value, step=step, samples=step * batch_size, wall_s=train_s)
+                        tracker.update(value, step=step + offset, samples=step * batch_size + selection.samples,
+                                       wall_s=train_s)
             model.train()
             if tracker and tracker.should_stop:
                 stopped_early = True
@@ -124,7 +140,7 @@ def train_supervised(
                 break
         if ckpt:
             ckpt.maybe_save(step, state, train_s)
-    ctx.counters.update(steps=step, samples=step * batch_size, train_s=train_s)
+    ctx.counters.update(steps=step + offset, samples=step * batch_size + selection.samples, train_s=train_s)
     # Stopped early: the last evaluation is the final one (the weights did not change since).
     logged = set(last_eval) if stopped_early else set()
     final = dict(last_eval) if stopped_early else evaluate(model)
@@ -143,12 +159,57 @@ def train_supervised(
         split, _, name = target.metric.partition("_")
         if split not in final or name not in final[split]:
             raise ValueError(f"target metric {target.metric!r} is not among the evaluation's metrics")
-        tracker.update(final[split][name], step=step, samples=step * batch_size, wall_s=train_s)
+        tracker.update(final[split][name], step=step + offset, samples=step * batch_size + selection.samples,
+                       wall_s=train_s)
         final["target"] = tracker.metrics()
     return state, final
 
 
-def _tracker(ctx, target, budget, batch_size: int, start: int):
+@dataclass(frozen=True)
+class _Selection:
+    """What the run's data selection cost: seconds, and the scoring steps and samples it charged."""
+
+    seconds: float = 0.0
+    steps: int = 0
+    samples: int = 0
+
+
+def _selected_stream(ctx, state, batches, train, make_model, batch_size: int):
+    """The run's batch stream, over the examples its data-selection method kept (all without one)."""
+    hooks = ctx.hooks
+    wants = bool(getattr(hooks, "select_training_data", ()))
+    if not callable(batches):
+        if wants:
+            who = ", ".join(hooks.claimants("regsuite_select_training_data"))
+            raise ValueError(
+                f"{who} selects training data, but this task passes train_supervised a ready batch stream; "
+                "a task that provides 'data_selection' passes train= and batches as a function"
+            )
+        return batches, _Selection()
+    if train is None:
+        raise ValueError("train_supervised: batches is a function, so train= (the training tensors) is required")
+    import torch
+
+    from .selection import TrainingSet, select_training_data
+
+    if not wants:
+        return batches(train, torch.Generator().manual_seed(ctx.seed)), _Selection()
+    if make_model is None:
+        raise ValueError("train_supervised: data selection needs make_model= (a fresh model of the task)")
+    import torch._dynamo  # noqa: F401  (the one-off import every first optimizer triggers: not selection cost)
+
+    data = TrainingSet(tensors=train, make_model=lambda: make_model().to(ctx.device), make_batches=batches,
+                       batch_size=batch_size)
+    indices, seconds = select_training_data(hooks, data, state)
+    kept = train if indices is None else data.subset(indices)
+    kept_n = len(data) if indices is None else len(indices)
+    ctx.notes["data_selection"] = (f"trained on {kept_n} of {len(data)} training examples; selecting them took "
+                                   f"{data.steps} scoring steps ({data.samples} samples)")
+    stream = batches(kept, torch.Generator().manual_seed(ctx.seed))
+    return stream, _Selection(seconds, data.steps, data.samples)
+
+
+def _tracker(ctx, target, budget, batch_size: int, start: int, selection):
     """The run's target tracker; after a resume, replayed from the restored validation curves."""
     if target is None:
         return None
@@ -161,5 +222,6 @@ def _tracker(ctx, target, budget, batch_size: int, start: int):
     tracker = TargetTracker(target, budget=axis_budget)
     for step, wall_s, split, name, value in ctx.curves if start else ():
         if f"{split}_{name}" == target.metric and step <= start:
-            tracker.update(value, step=step, samples=step * batch_size, wall_s=wall_s)
+            tracker.update(value, step=step + selection.steps, samples=step * batch_size + selection.samples,
+                           wall_s=wall_s)
     return tracker

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from .hookspec import FIRSTRESULT_RUN_HOOKS
 
 RUN_HOOKS = (
+    "regsuite_select_training_data",
     "regsuite_run_start",
     "regsuite_configure_optimizer",
     "regsuite_configure_scheduler",

@@ -8,7 +8,8 @@ from regsuite.loop import classification_metrics, infinite_batches, train_superv
 from . import data, mnist1d, models
 
 # "example-index": training batches carry batch["index"], the example ids (PS-KD, SAF, ALDR-KL).
-CLASSIFICATION = frozenset({"classification", "images", "example-index"})
+# "data_selection": the loop lets a method choose the training examples (regsuite_select_training_data).
+CLASSIFICATION = frozenset({"classification", "images", "example-index", "data_selection"})
 
 
 class ImageClassificationTask(Task):
@@ -43,13 +44,16 @@ class ImageClassificationTask(Task):
         device = ctx.device
         tensors = {k: (torch.from_numpy(x), torch.from_numpy(y)) for k, (x, y) in arrays.items()}
         model = self.make_model().to(device)
-        generator = torch.Generator().manual_seed(ctx.seed)
         train_x, train_y = tensors["train"]
         # "index" identifies examples for methods that remember per-example outputs (PS-KD, SAF).
         train = {"x": train_x, "y": train_y, "index": torch.arange(len(train_y))}
-        batches = infinite_batches(train, self.batch_size, generator, device)
-        if self.augment:
-            batches = ({**b, "x": data.random_crop_flip(b["x"], generator=generator)} for b in batches)
+
+        def batches(part, generator):  # the loop builds the stream, over the examples a method selected
+            stream = infinite_batches(part, self.batch_size, generator, device)
+            if self.augment:
+                stream = ({**b, "x": data.random_crop_flip(b["x"], generator=generator)} for b in stream)
+            return stream
+
         evals = {k: (x.to(device), y.to(device)) for k, (x, y) in tensors.items() if k in ("val", "test")}
 
         def evaluate(m):
@@ -65,7 +69,7 @@ class ImageClassificationTask(Task):
         state, final = train_supervised(
             ctx, model=model, batches=batches, budget=self.budget, forward=forward,
             task_loss=task_loss, evaluate=evaluate, batch_size=self.batch_size, diagnostics=self.diagnostics,
-            target=self.target,
+            target=self.target, train=train, make_model=self.make_model,
         )
         train_loss = [v for (_, _, split, name, v) in ctx.curves if split == "train" and name == "loss"][-1]
         metrics = {
@@ -123,7 +127,7 @@ class _MNIST1D(ImageClassificationTask):
     """
 
     tier = "standard"
-    provides = frozenset({"classification", "signals", "example-index"})
+    provides = frozenset({"classification", "signals", "example-index", "data_selection"})
     batch_size = 100
     noise_rate = 0.0
 
