@@ -227,3 +227,11 @@ def test_data_diet_on_the_digits_task_trains_on_the_hardest_half(registry):
     assert row["status"] == "ok", row["error"]
     assert "trained on 647 of 1294" in row["notes"]
     assert row["steps"] == 30 + 2 * 3
+
+
+def test_data_diet_conformance():
+    from regsuite.registry import build_registry
+    from regsuite.testing import conformance
+
+    failed = [r for r in conformance(["data-diet"], reg=build_registry()) if not r.ok]
+    assert not failed, [(r.check, r.detail) for r in failed]
