@@ -235,3 +235,26 @@ def test_data_diet_conformance():
 
     failed = [r for r in conformance(["data-diet"], reg=build_registry()) if not r.ok]
     assert not failed, [(r.check, r.detail) for r in failed]
+
+
+def test_a_resumed_data_diet_run_equals_the_uninterrupted_one(tmp_path):
+    # The selection is redone on resume (own seeds: the same examples), the checkpoint's train_s
+    # already holds its time, and the charged scoring steps are counted once.
+    from dataclasses import replace
+
+    from regsuite.plan import build_plan
+    from regsuite.registry import build_registry
+    from regsuite.runner import execute_run
+
+    reg = build_registry(["faultplugin"])
+    base = build_plan(reg, tasks=["vision/digits-mlp"], methods=["data-diet+fault-stop"], seeds=1,
+                      hp=["data-diet.inits=2"]).runs[0]
+    every = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_every_steps": 100}
+    stopped = replace(base, hparams={**base.hparams, "fault-stop": {"at": 250}})
+    reference, _ = execute_run(reg, base)
+    first, _ = execute_run(reg, stopped, options=every)
+    assert "stopped at step 250" in first["error"]
+    resumed, _ = execute_run(reg, base, options=every)
+    assert resumed["status"] == "ok" and '"resumed_from_step": "200"' in resumed["notes"]
+    assert resumed["metrics"] == reference["metrics"]
+    assert resumed["steps"] == reference["steps"] == 400 + 2 * 40
