@@ -70,7 +70,7 @@ def train_supervised(
     ctx,
     *,
     model,
-    batches: Iterator[dict],
+    batches: Iterator[dict] | Callable[[dict, Any], Iterator[dict]],
     budget,
     forward: Callable[[Any, dict], Any],
     task_loss: Callable[[Any, dict], Any],
