@@ -91,7 +91,7 @@ class Mixup(Method):
     fidelity = Fidelity.faithful("paper", "one lambda per batch, pairs from a permutation of the batch; alpha 0.2, inside the paper's ImageNet range 0.1-0.4")
     defaults = {"alpha": 0.2}
     space = {"alpha": LogUniform(0.01, 10.0)}
-    requires = frozenset({"classification"})
+    requires = frozenset({"classification", "soft-targets"})
 
     @hookimpl
     def regsuite_transform_batch(self, batch, state):
@@ -121,7 +121,7 @@ class CutMix(Method):
     fidelity = Fidelity.faithful("paper", "box from lambda ~ Beta(1, 1), targets mixed by the exact pasted area, every batch (no CutMix probability)")
     defaults = {"alpha": 1.0}
     space = {"alpha": LogUniform(0.01, 10.0)}
-    requires = frozenset({"classification", "images"})
+    requires = frozenset({"classification", "images", "soft-targets"})
 
     @hookimpl
     def regsuite_transform_batch(self, batch, state):

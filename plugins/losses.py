@@ -32,7 +32,7 @@ class LabelSmoothing(Method):
     fidelity = Fidelity.faithful("paper", "label-smoothing regularization of Sec. 7, eps = 0.1 as in the paper")
     defaults = {"eps": 0.1}
     space = {"eps": Uniform(0.0, 0.5)}
-    requires = frozenset({"classification"})
+    requires = frozenset({"classification", "soft-targets"})
     version = "2"
 
     @hookimpl

@@ -63,6 +63,17 @@ def test_per_example_methods_run_only_where_batches_carry_example_ids():
         assert name not in dg and name in vision
 
 
+def test_soft_target_methods_run_only_where_the_loss_reads_soft_targets():
+    # colored-digits-standard's loss is cross-entropy on batch["y"]: label smoothing did nothing there.
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    dg = reg.task("domain-generalization/colored-digits-standard")
+    for name in ("label-smoothing", "mixup"):
+        assert not reg.method(name).requires <= dg.provides
+        assert reg.method(name).requires <= reg.task("vision/mnist1d-mlp").provides
+
+
 def test_unknown_method_is_one_line():
     res = _invoke("leaderboard", "--method", "nope", "--dry-run")
     assert res.exit_code == 2 and res.stderr.strip().startswith("error: unknown method 'nope'")

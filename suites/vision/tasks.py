@@ -9,7 +9,8 @@ from . import data, mnist1d, models
 
 # "example-index": training batches carry batch["index"], the example ids (PS-KD, SAF, ALDR-KL).
 # "data_selection": the loop lets a method choose the training examples (regsuite_select_training_data).
-CLASSIFICATION = frozenset({"classification", "images", "example-index", "data_selection"})
+# "soft-targets": the task's loss reads batch["y_soft"] when a method sets it (label smoothing, mixup).
+CLASSIFICATION = frozenset({"classification", "images", "example-index", "data_selection", "soft-targets"})
 
 
 class ImageClassificationTask(Task):
@@ -127,7 +128,7 @@ class _MNIST1D(ImageClassificationTask):
     """
 
     tier = "standard"
-    provides = frozenset({"classification", "signals", "example-index", "data_selection"})
+    provides = frozenset({"classification", "signals", "example-index", "data_selection", "soft-targets"})
     batch_size = 100
     noise_rate = 0.0
 
