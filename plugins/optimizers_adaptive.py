@@ -337,15 +337,26 @@ class AdAdaGradBatch(Method):
                                 source="authors' code")
     citation = Citation("AdAdaGrad: Adaptive Batch Size Schemes for Adaptive Gradient Methods",
                         "Tim Tsz-Kit Lau, Han Liu, Mladen Kolar", 2024, "https://arxiv.org/abs/2402.11215")
+    version = "2"  # 2: a search space whose every point is valid; the accumulation state is checkpointed
     defaults = {"eta": 0.5, "start_accum": 2, "max_accum": 32}
+    # The tuner samples each key on its own, so the two ranges meet at 8 rather than overlap: every
+    # point has start_accum <= 8 <= max_accum (a user may still set any 2 <= start <= max by hand).
     space = {"eta": LogUniform(0.05, 2.0, limits=POSITIVE), "start_accum": IntRange(2, 8, limits=Limits(2)),
-             "max_accum": IntRange(2, 256, log=True, limits=Limits(2))}
+             "max_accum": IntRange(8, 256, log=True, limits=Limits(2))}
 
     @hookimpl
     def regsuite_run_start(self, model, state):
         if self.hp["start_accum"] < 2 or self.hp["max_accum"] < self.hp["start_accum"]:
             raise ValueError("adadagrad-batch needs 2 <= start_accum <= max_accum")
         self.accum, self._count, self._sums, self._squares = self.hp["start_accum"], 0, None, None
+
+    def state_dict(self) -> dict:
+        """The grown accumulation count and a step's partial sums (a checkpoint can fall mid-step)."""
+        return {"accum": self.accum, "count": self._count, "sums": self._sums, "squares": self._squares}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.accum, self._count = int(saved["accum"]), int(saved["count"])
+        self._sums, self._squares = saved["sums"], saved["squares"]
 
     @hookimpl
     def regsuite_train_step(self, state):

@@ -198,9 +198,17 @@ class LAWN(Method):
     citation = Citation("Logit Attenuating Weight Normalization",
                         "Aman Gupta, Rohan Ramanath, Jun Shi, Anika Ramachandran, Sirou Zhou, Mingzhou Zhou, "
                         "S. Sathiya Keerthi", 2021, "https://arxiv.org/abs/2108.05839")
+    version = "2"  # 2: the recorded norms are checkpointed, so a resumed run keeps the same constraint
     defaults = {"base": "adam", "free_frac": 0.2}
     space = {"base": Choice(["adam", "adamw", "sgd", "nadamw", "lion", "adabelief"]),
              "free_frac": Uniform(0.0, 0.8, limits=PROBABILITY)}
+
+    def state_dict(self) -> dict:
+        """The norms recorded at the end of the free phase (None while it lasts)."""
+        return {"norms": self._norms}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self._norms = saved["norms"]
 
     @hookimpl
     def regsuite_configure_optimizer(self, model, budget):

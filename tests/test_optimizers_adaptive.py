@@ -168,3 +168,25 @@ def test_methods_declare_valid_metadata_and_are_registered(registry):
         assert cls.metadata_problems() == [], cls.name
         assert cls.fidelity is not None and cls.citation is not None
         assert registry.method(cls.name) is cls
+
+
+def test_adadagrad_batch_every_tuning_point_is_a_valid_configuration():
+    # The tuner (regsuite tune, as the leaderboard runs it) samples each key of the space on its own
+    # from a scrambled Sobol sequence. start_accum takes 2..8 and max_accum 8..256, so every point
+    # has start_accum <= 8 <= max_accum: run_start (where the rule is checked) accepts all of them.
+    from regsuite.tune import qmc_points
+
+    space = ada.AdAdaGradBatch.space
+    keys = sorted(space)
+    assert keys == ["eta", "max_accum", "start_accum"]
+    for seed in range(4):
+        for u in qmc_points("sobol", len(keys), 512, seed):
+            hp = {k: space[k].sample(float(x)) for k, x in zip(keys, u)}
+            assert 2 <= hp["start_accum"] <= 8 <= hp["max_accum"] <= 256, hp
+            method = ada.AdAdaGradBatch(hp)
+            method.regsuite_run_start(None, None)  # raises on 2 <= start_accum <= max_accum failing
+            assert method.accum == hp["start_accum"]
+    # The ranges' ends: the largest start and the smallest cap the sampler can give still agree.
+    assert space["start_accum"].sample(0.999999) == 8 and space["max_accum"].sample(0.0) == 8
+    with pytest.raises(ValueError, match="2 <= start_accum <= max_accum"):  # a hand-set bad pair still fails
+        ada.AdAdaGradBatch({"start_accum": 8, "max_accum": 4}).regsuite_run_start(None, None)

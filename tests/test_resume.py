@@ -207,3 +207,62 @@ def test_a_planted_checkpoint_is_never_executed_and_a_truncated_one_restarts_the
     row, _ = execute_run(reg, base, options=every)
     assert row["status"] == "ok" and row["metrics"] == reference["metrics"]
     assert "checkpoint_discarded" in json.loads(row["notes"]) and "resumed_from_step" not in json.loads(row["notes"])
+
+
+def _same_curves(a, b) -> bool:
+    return [(c["step"], c["split"], c["metric"], c["value"]) for c in a] == [
+        (c["step"], c["split"], c["metric"], c["value"]) for c in b
+    ]
+
+
+def test_lawn_resumed_after_its_free_phase_keeps_the_recorded_norms(reg, tmp_path, one_thread):
+    """lawn's free phase ends at step round(0.2 * 400) = 80; interrupted at 250 and resumed from the
+    step-200 checkpoint, the run must project onto the norms recorded at step 80 (restarting would
+    record new ones at step 201 and leave that step unconstrained)."""
+    import torch
+
+    from regsuite.runner import execute_run
+
+    base = build_plan(reg, tasks=["vision/digits-mlp"], methods=["lawn+fault-stop"], seeds=1).runs[0]
+    assert base.hparams["lawn"]["free_frac"] == 0.2
+    every = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_every_steps": 100}
+    stopped = replace(base, hparams={**base.hparams, "fault-stop": {"at": 250}})
+
+    reference, ref_curves = execute_run(reg, base)
+    assert reference["status"] == "ok"
+    first, _ = execute_run(reg, stopped, options=every)
+    assert "stopped at step 250" in first["error"]
+    saved = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
+    assert saved["step"] == 200 and len(saved["methods"]["lawn"]["norms"]) >= 1  # recorded at step 80
+    resumed, curves = execute_run(reg, base, options=every)
+    assert resumed["status"] == "ok" and '"resumed_from_step": "200"' in resumed["notes"]
+    assert resumed["metrics"] == reference["metrics"]
+    assert _same_curves(curves, ref_curves)
+
+
+def test_adadagrad_batch_resumed_mid_accumulation_equals_the_uninterrupted_run(reg, tmp_path, one_thread):
+    """A run killed after its step-300 checkpoint, resumed: the grown accumulation count and the partial
+    sums of the step in progress come back (restarting them would reset the batch to start_accum and
+    drop the micro-batches already summed). The run is let finish and then re-run from its last
+    checkpoint, as a kill after that save would leave it: fault-stop fires only on optimizer steps,
+    which this method takes only every few micro-batches."""
+    import torch
+
+    from regsuite.runner import execute_run
+
+    base = build_plan(reg, tasks=["vision/digits-mlp"], methods=["adadagrad-batch"], seeds=1,
+                      hp=["adadagrad-batch.max_accum=8"]).runs[0]
+    every = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_every_steps": 100}
+
+    reference, ref_curves = execute_run(reg, base)
+    assert reference["status"] == "ok"
+    first, _ = execute_run(reg, base, options=every)
+    assert first["metrics"] == reference["metrics"]
+    saved = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
+    state = saved["methods"]["adadagrad-batch"]
+    assert saved["step"] == 300
+    assert state["accum"] > 2 and 0 < state["count"] < state["accum"]  # grown, and mid-step: both must return
+    resumed, curves = execute_run(reg, base, options=every)
+    assert resumed["status"] == "ok" and '"resumed_from_step": "300"' in resumed["notes"]
+    assert resumed["metrics"] == reference["metrics"]
+    assert _same_curves(curves, ref_curves)
