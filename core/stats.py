@@ -14,13 +14,21 @@ Plain functions over sequences of floats (no pandas), so each one can be checked
 from __future__ import annotations
 
 import math
-from itertools import combinations
+from functools import lru_cache
+from statistics import NormalDist
 from typing import Sequence
 
 ALPHA = 0.05
 
 
 def finite(values) -> list[float]:
+    """The finite floats among ``values``, in order (None, text and NaN/inf left out)."""
+    if not isinstance(values, (list, tuple)):
+        values = list(values)  # iterated twice when one value is not a number
+    try:  # the common case, every value a number: one pass
+        return [f for f in map(float, values) if math.isfinite(f)]
+    except (TypeError, ValueError):
+        pass
     out = []
     for v in values:
         if v is None:
@@ -92,45 +100,6 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out
 
 
-def welch_matrix(samples: list[list[float]], at_least: float | None = None):
-    """Two-sided Welch p-values for every pair (i < j) at once: (i index, j index, p) arrays.
-
-    Same rules as :func:`welch_p`: NaN for a side with fewer than two values, exact comparison
-    when neither side has spread. With ``at_least``, a pair whose p-value cannot be below it
-    (|t| under the normal quantile, which every t quantile exceeds) gets 1.0 without computing it.
-    """
-    import numpy as np
-
-    n = np.array([len(v) for v in samples], float)
-    mean = np.array([sum(v) / len(v) if v else np.nan for v in samples])
-    var = np.array([sum((x - m) ** 2 for x in v) / (len(v) - 1) if len(v) > 1 else np.nan
-                    for v, m in zip(samples, mean)])
-    i, j = np.triu_indices(len(samples), 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se2 = var[i] / n[i] + var[j] / n[j]
-        t = (mean[i] - mean[j]) / np.sqrt(se2)
-        df = se2**2 / ((var[i] / n[i]) ** 2 / (n[i] - 1) + (var[j] / n[j]) ** 2 / (n[j] - 1))
-    p = np.full(len(i), np.nan)
-    testable = (n[i] >= 2) & (n[j] >= 2)
-    same = np.isclose(mean[i], mean[j], rtol=1e-9, atol=1e-12)
-    flat = testable & np.isclose(se2, 0.0, rtol=0, atol=1e-24)
-    p[testable & same] = 1.0
-    p[flat & ~same] = 0.0
-    rest = testable & ~same & ~flat
-    if at_least is not None:
-        from statistics import NormalDist
-
-        z = NormalDist().inv_cdf(1 - at_least / 2) * (1 - 1e-9)  # margin: never skip a borderline pair
-        skip = rest & (np.abs(t) <= z)
-        p[skip] = 1.0
-        rest &= ~skip
-    if rest.any():
-        from scipy.special import stdtr
-
-        p[rest] = 2 * stdtr(df[rest], -np.abs(t[rest]))
-    return i, j, p
-
-
 def dominance_ranks(samples: dict[str, Sequence[float]], direction: str, alpha: float = ALPHA,
                     decimals: int = 4) -> dict[str, int]:
     """Rank = 1 + the number of methods significantly better (Welch, Holm over all pairs).
@@ -142,37 +111,194 @@ def dominance_ranks(samples: dict[str, Sequence[float]], direction: str, alpha: 
     import numpy as np
 
     sign = 1.0 if direction == "max" else -1.0
-    names = [k for k, v in samples.items() if finite(v)]
-    vals = [finite(samples[k]) for k in names]
-    if not names:
+    kept = [(k, f) for k, f in ((k, finite(v)) for k, v in samples.items()) if f]
+    if not kept:
         return {}
-    i, j, p = welch_matrix(vals, at_least=alpha)
-    # Holm over the testable pairs, vectorized: adjusted_(r) = running max of (m - r) p_(r).
-    # Only whether q < alpha is used. A pair with p >= alpha never has q < alpha, and the q of a
-    # pair with p < alpha depends only on m and on the smaller p-values, all below alpha too:
-    # so only the pairs below alpha are sorted, the rest are left at q = 1.
-    q = np.full(len(p), np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        m = int(ok.sum())
-        small = ok & (p < alpha)
-        q[ok] = 1.0
-        order = np.argsort(p[small])  # ties get the same q in any order (running max)
-        k = len(order)
-        adj = np.minimum(1.0, (m - np.arange(k)) * p[small][order])
-        adj = np.maximum.accumulate(adj) if k else adj
-        sub = np.empty(k)
-        sub[order] = adj
-        q[small] = sub
-    shown = np.round(sign * np.array([sum(v) / len(v) for v in vals]), decimals)
-    differ = shown[i] != shown[j]
-    separated = np.where(np.isnan(q), differ, (q < alpha) & differ)
-    better = np.zeros(len(names), int)
-    a_wins = separated & (shown[i] > shown[j])
-    b_wins = separated & (shown[i] < shown[j])
-    np.add.at(better, j[a_wins], 1)
-    np.add.at(better, i[b_wins], 1)
-    return {k: 1 + int(b) for k, b in zip(names, better)}
+    names, vals = [k for k, _ in kept], [f for _, f in kept]
+    pairs = _Pairs(vals, alpha)
+    rejected, untested = pairs.holm_rejections(alpha)
+    # Separated: rejected by Holm, or untestable, and with different displayed means.
+    sep = np.concatenate([rejected, untested])
+    a, b = pairs.i[sep], pairs.j[sep]
+    shown = np.round(sign * pairs.mean, decimals)
+    a_wins = shown[a] > shown[b]
+    b_wins = shown[a] < shown[b]
+    better = np.bincount(b[a_wins], minlength=len(names)) + np.bincount(a[b_wins], minlength=len(names))
+    return {k: 1 + int(c) for k, c in zip(names, better)}
+
+
+class _Pairs:
+    """Welch's test for every pair of methods (i < j), reduced to what Holm's step-down needs.
+
+    The rules are :func:`welch_p`'s: a pair with a side of fewer than two values is untested
+    (``untested``: indices into ``i`` and ``j``); equal means (``np.isclose(rtol=1e-9,
+    atol=1e-12)``) give p = 1; no spread on either side, with different means, p = 0
+    (``zeros``); the others (``rest``) p = 2 stdtr(df, -|t|), computed only where a decision
+    needs it. A pair whose |t| is under the normal quantile of ``alpha`` cannot have p < alpha
+    (every t quantile exceeds it): it stays at p = 1 without its t. Per-method terms are
+    computed once and indexed: the same operations on the same operands, so the same bits as
+    computing them per pair.
+    """
+
+    def __init__(self, samples: list[list[float]], alpha: float) -> None:
+        import numpy as np
+
+        n = np.array([len(v) for v in samples], float)
+        mean = np.array([sum(v) / len(v) for v in samples])
+        var = np.array([sum((x - m) ** 2 for x in v) / (len(v) - 1) if len(v) > 1 else np.nan
+                        for v, m in zip(samples, mean)])
+        self.i, self.j = i, j = _upper_pairs(len(samples))
+        self.mean, self.total = mean, len(i)
+        z = NormalDist().inv_cdf(1 - alpha / 2) * (1 - 1e-9) if 0 < alpha < 1 else 0.0  # margin: keep borderline pairs
+        # The common case skips whole passes: no method with under two values, almost no spread, or
+        # an infinite mean (then no pair is untested, flat, or equal only by ==).
+        share = var / n  # each side's part of the squared standard error
+        all_testable = bool((n >= 2).all())
+        may_be_flat = bool(np.nanmin(share, initial=np.inf) <= 1e-24)  # se2 <= 1e-24 needs both shares there
+        with np.errstate(invalid="ignore", over="ignore"):
+            se2 = share[i] + share[j]
+            diff = mean[i] - mean[j]
+            # Pairs that need a look: |t| above z (or NaN: untestable), or no spread (compared exactly).
+            look = ~(diff * diff <= (z * z) * se2)
+            if may_be_flat:
+                look |= se2 <= 1e-24
+            look = np.flatnonzero(look)
+        i, j, se2, diff = i[look], j[look], se2[look], diff[look]
+        testable = (n[i] >= 2) & (n[j] >= 2) if not all_testable else None
+        with np.errstate(invalid="ignore"):
+            tol = np.where(np.isfinite(mean), 1e-12 + 1e-9 * np.abs(mean), np.nan)  # np.isclose's, per method
+            same = np.abs(diff) <= tol[j]
+            if not np.isfinite(mean).all():
+                same |= mean[i] == mean[j]
+        flat = se2 <= 1e-24 if may_be_flat else None  # np.isclose(se2, 0, rtol=0, atol=1e-24), as se2 >= 0
+        empty = np.zeros(0, int)
+        self.untested = look[~testable] if testable is not None else empty
+        if flat is not None:
+            zero = flat & ~same if testable is None else testable & flat & ~same
+            self.zeros = look[zero]
+            rest = ~same & ~flat
+        else:
+            self.zeros, rest = empty, ~same
+        if testable is not None:
+            rest &= testable
+        self.rest = look[rest]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            se2 = se2[rest]
+            self.t = diff[rest] / np.sqrt(se2)
+            spread = share**2 / (n - 1)
+            self.df = se2**2 / (spread[i[rest]] + spread[j[rest]])
+
+    def holm_rejections(self, alpha: float):
+        """(rejected, untested) pair indices: Holm at ``alpha`` (q < alpha), exactly as sorting every p.
+
+        Sorted p_(0) <= p_(1) <= ..., q_(r) = max over s <= r of min(1, (m - s) p_(s)), m the
+        number of tested pairs. Most tail probabilities are never computed: a pair with
+        p < alpha / m is rejected whatever its position, since (m - s) p <= m p < alpha, and such
+        pairs all come first, so the others' positions only need their number; the step-down stops
+        at the first q >= alpha, so once it stops among the pairs below a bound u, no pair above u
+        is rejected. Only the pairs between alpha / m and u (about 1,700 of a 400-method task's
+        79,800) get ``stdtr`` and are sorted; u doubles until the stop is found or reaches alpha.
+        """
+        import numpy as np
+        from scipy.special import stdtr
+
+        t, df = self.t, self.df
+        p = np.full(len(t), np.nan)
+        # Pairs the df grid cannot bound are computed first: a NaN p leaves the family (changes m).
+        odd_mask = ~(np.isfinite(df) & (df >= 1) & np.isfinite(t))
+        odd = np.flatnonzero(odd_mask)
+        p[odd] = 2 * stdtr(df[odd], -np.abs(t[odd]))
+        lost = odd[np.isnan(p[odd])]
+        untested = np.concatenate([self.untested, self.rest[lost]])
+        m = self.total - len(untested)
+        if m == 0 or not alpha < 1:  # (every q is at most 1: every tested pair is rejected)
+            everyone = np.ones(self.total, bool) if alpha >= 1 else np.zeros(self.total, bool)
+            everyone[untested] = False
+            return np.flatnonzero(everyone), untested
+        y = alpha / m * (1 - 1e-6)  # margin: m * p < alpha holds in floating point below y
+        pending = np.flatnonzero(~odd_mask)  # no p yet
+        t_abs, level = np.abs(t[pending]), _df_levels(df[pending])
+        rejected = np.zeros(len(t), bool)
+        known = odd  # the pairs with a p
+        u, low = y, None
+        while True:
+            u = min(2 * u, alpha)
+            above = surely("above", t_abs, level, u) if u < alpha else np.zeros(len(pending), bool)
+            below = np.zeros(len(pending), bool)
+            if low is None:
+                below[~above] = surely("below", t_abs[~above], level[~above], y)
+                rejected[pending[below]] = True
+            exact = pending[~above & ~below]
+            p[exact] = 2 * stdtr(df[exact], -np.abs(t[exact]))
+            known = np.concatenate([known, exact])
+            pending, t_abs, level = pending[above], t_abs[above], level[above]
+            if low is None:  # every p below y is known now (none is above u > y): positions 0 .. low - 1
+                rejected[known[p[known] < y]] = True
+                low = len(self.zeros) + int(rejected.sum())
+            band = known[(p[known] >= y) & (p[known] < u)]
+            order = band[np.argsort(p[band])]  # ties get the same q in any order (running max)
+            q = np.maximum.accumulate(np.minimum(1.0, (m - low - np.arange(len(order))) * p[order]))
+            rejected[order] = q < alpha
+            if u >= alpha or (len(q) and q[-1] >= alpha):
+                break
+        return np.concatenate([self.zeros, self.rest[rejected]]), untested
+
+
+def _df_levels(df):
+    """floor(64 log2 df), the df grid cell; NaN where the grid is not used (df < 1, inf, NaN)."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.floor(_GRID_STEPS * np.log2(df))
+    level[~(np.isfinite(df) & (df >= 1))] = np.nan
+    return level
+
+
+_GRID_STEPS = 64  # df grid points per doubling: 2 ** (k / 64), k = 0, 1, ...
+_GRID_TOP = 30 * _GRID_STEPS  # the grid ends at df = 2 ** 30
+
+
+def surely(side: str, t_abs, level, y: float):
+    """Mask of the pairs whose two-sided p-value ``2 * stdtr(df, -|t|)`` is certainly below ``y``
+    (``side="below"``) or certainly at least ``y`` (``side="above"``), without computing it.
+
+    ``level`` is :func:`_df_levels` of df. The t tail is decreasing in |t| and in df: with df
+    moved to a grid point g below it (for "below") or above it (for "above"), a few per task,
+    comparing |t| with the critical value at g decides the pair. The critical values carry a
+    margin of 1e-6 in probability (the tail functions are accurate to about 1e-14) and are
+    checked with ``stdtr`` itself; a pair the grid cannot decide is left undecided (False).
+    """
+    import numpy as np
+    from scipy.special import stdtr, stdtrit
+
+    below = side == "below"
+    # One grid step of margin: log2's rounding can never put g on the wrong side of df.
+    k = level - 1 if below else level + 2
+    with np.errstate(invalid="ignore"):
+        valid = (k >= 0) & (k <= _GRID_TOP)  # False for NaN
+    if not valid.any() or not 0 < y < 1:
+        return np.zeros(len(k), bool)
+    k = np.where(valid, k, 0).astype(int)
+    used = np.flatnonzero(np.bincount(k[valid]))
+    grid = 2.0 ** (used / _GRID_STEPS)
+    target = y * (1 - 1e-6) if below else min(y * (1 + 1e-6), 1.0)
+    crit = -stdtrit(grid, target / 2)
+    tail = 2 * stdtr(grid, -crit)
+    good = np.isfinite(crit) & ((tail < y * (1 - 1e-7)) if below else (tail > y * (1 + 1e-7)))
+    table = np.full(int(used.max()) + 1, np.nan)  # NaN compares False: no decision
+    table[used] = np.where(good, crit, np.nan)
+    with np.errstate(invalid="ignore"):
+        return valid & ((t_abs > table[k]) if below else (t_abs < table[k]))
+
+
+@lru_cache(maxsize=8)
+def _upper_pairs(k: int):
+    """``np.triu_indices(k, 1)``, kept: a results table scores many tasks with the same methods."""
+    import numpy as np
+
+    i, j = np.triu_indices(k, 1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
 
 
 def expected_best_of_k(selection: Sequence[float], reported: Sequence[float], k: int, direction: str) -> float:

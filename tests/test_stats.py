@@ -217,3 +217,143 @@ def test_dominance_ranks_agree_with_scipy_welch_and_holm_by_brute_force():
             if qq < 0.05 and ma != mb:
                 better[b if ma > mb else a] += 1
         assert dominance_ranks(samples, "max") == {n: 1 + c for n, c in better.items()}
+
+
+def _two_point(mean: float) -> list[float]:
+    # mean ± 1: variance 2, n = 2. Two such samples: se^2 = 2, t = delta / sqrt(2), df = 4 / 2 = 2,
+    # where the t tail has a closed form: p = 1 - |t| / sqrt(t^2 + 2) = 1 - delta / sqrt(delta^2 + 4).
+    return [mean - 1.0, mean + 1.0]
+
+
+def _p_two_point(delta: float) -> float:
+    return 1 - delta / math.sqrt(delta**2 + 4)
+
+
+def test_holm_step_down_stops_at_the_first_failure_by_hand():
+    # Means 0, 8, 16, 60 (m = 6 pairs, alpha = 0.05). Sorted p and (m - s) p:
+    # AD 0.000555 x6 = 0.0033, BD 0.000739 x5 = 0.0037, CD 0.001031 x4 = 0.0041, AC 0.007722 x3 = 0.0232,
+    # AB and BC 0.029857 x2 = 0.0597 >= alpha: the step-down stops; AB and BC are not separated
+    # although each p < alpha. D beats all; C beats A; B ties A and C.
+    samples = {"A": _two_point(0), "B": _two_point(8), "C": _two_point(16), "D": _two_point(60)}
+    assert welch_p(samples["A"], samples["B"]) == pytest.approx(_p_two_point(8), rel=1e-9)
+    assert _p_two_point(8) == pytest.approx(0.029857, abs=1e-6)
+    assert _p_two_point(16) == pytest.approx(0.007722, abs=1e-6)
+    assert dominance_ranks(samples, "max") == {"D": 1, "C": 2, "B": 2, "A": 3}
+    assert dominance_ranks(samples, "min") == {"A": 1, "B": 1, "C": 2, "D": 4}
+
+
+def test_holm_rejects_a_last_pair_just_under_alpha_by_hand():
+    # Means 0, 16, 32, 39: sorted AD 0.001312 x6, AC 0.001947 x5, BD 0.003759 x4, AB and BC
+    # 0.007722 x3 and x2, then CD 0.038476 x1 = 0.0385 < alpha: every pair is separated, so the
+    # ranks are strict. (Beyond four times alpha / m = 0.033: the bound on p has to grow to alpha.)
+    samples = {"A": _two_point(0), "B": _two_point(16), "C": _two_point(32), "D": _two_point(39)}
+    assert _p_two_point(7) == pytest.approx(0.038476, abs=1e-6)
+    assert dominance_ranks(samples, "max") == {"D": 1, "C": 2, "B": 3, "A": 4}
+    # at alpha = 0.03 CD (0.0385) is not rejected: C and D tie
+    assert dominance_ranks(samples, "max", alpha=0.03) == {"D": 1, "C": 1, "B": 3, "A": 4}
+
+
+def _brute_force_ranks(samples, direction, alpha):
+    """Every pair's Welch p (scipy.stats), Holm over all (stats.holm), as the scoring rules define them."""
+    import itertools
+
+    import numpy as np
+    from scipy import stats
+
+    vals = {k: [float(x) for x in v if x is not None and math.isfinite(float(x))] for k, v in samples.items()}
+    vals = {k: v for k, v in vals.items() if v}
+    pairs = list(itertools.combinations(vals, 2))
+    raw = []
+    for a, b in pairs:
+        x, y = vals[a], vals[b]
+        if len(x) < 2 or len(y) < 2:
+            raw.append(math.nan)
+            continue
+        ma, mb = sum(x) / len(x), sum(y) / len(y)
+        va = sum((v - ma) ** 2 for v in x) / (len(x) - 1)
+        vb = sum((v - mb) ** 2 for v in y) / (len(y) - 1)
+        se2 = va / len(x) + vb / len(y)
+        if np.isclose(ma, mb, rtol=1e-9, atol=1e-12):  # as the pairwise tests compare means
+            raw.append(1.0)
+        elif se2 <= 1e-24:
+            raw.append(0.0)
+        else:  # the tail probability below, all at once
+            t = (ma - mb) / math.sqrt(se2)
+            df = se2**2 / ((va / len(x)) ** 2 / (len(x) - 1) + (vb / len(y)) ** 2 / (len(y) - 1))
+            raw.append((abs(t), df))
+    tails = [r for r in raw if isinstance(r, tuple)]
+    sf = iter(2 * stats.t.sf([r[0] for r in tails], [r[1] for r in tails])) if tails else iter(())
+    raw = [float(next(sf)) if isinstance(r, tuple) else r for r in raw]
+    q = holm(raw)
+    sign = 1.0 if direction == "max" else -1.0
+    shown = {k: round(sign * (sum(v) / len(v)), 4) for k, v in vals.items()}
+    better = dict.fromkeys(vals, 0)
+    for (a, b), qq in zip(pairs, q):
+        if (math.isnan(qq) or qq < alpha) and shown[a] != shown[b]:
+            better[b if shown[a] > shown[b] else a] += 1
+    return {k: 1 + c for k, c in better.items()}
+
+
+def test_dominance_ranks_on_large_and_odd_tasks_agree_with_brute_force():
+    # Many methods (pairs near the Holm thresholds), widely separated ones (most pairs rejected),
+    # one-seed methods, methods without spread, non-finite values, several alphas.
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    for case in range(30):
+        k = int(rng.choice([2, 3, 6, 20, 60, 100]))
+        spread = float(rng.choice([0.05, 1.0, 5.0, 50.0]))
+        samples = {}
+        for m in range(k):
+            n = int(rng.choice([1, 2, 3, 5, 5, 8]))
+            mu, sd = rng.normal(0, spread), float(rng.choice([1e-3, 0.3, 1.0]))
+            v = list(rng.normal(mu, sd, n))
+            r = rng.random()
+            if r < 0.05:
+                v = [round(mu, 2)] * n
+            elif r < 0.08:
+                v = v + [math.nan, None, math.inf]
+            samples[f"m{m}"] = v
+        alpha = float(rng.choice([0.05, 0.01, 0.2]))
+        direction = str(rng.choice(["max", "min"]))
+        assert dominance_ranks(samples, direction, alpha) == _brute_force_ranks(samples, direction, alpha), case
+
+
+def test_a_large_task_needs_few_tail_probabilities(monkeypatch):
+    # 200 methods x 5 seeds: 19,900 pairs, most with p < alpha, few near Holm's thresholds. Only
+    # those (and some the df grid cannot bound) get an exact tail probability (the step-down's decisions need nothing else), and the
+    # ranks are those of testing every pair.
+    import numpy as np
+    import scipy.special
+
+    rng = np.random.default_rng(11)
+    samples = {f"m{i}": list(rng.normal(rng.normal(0, 1), 0.1, 5)) for i in range(200)}
+    computed = []
+    real = scipy.special.stdtr
+
+    def counting(df, x):
+        computed.append(np.size(x))
+        return real(df, x)
+
+    monkeypatch.setattr(scipy.special, "stdtr", counting)
+    ranks = dominance_ranks(samples, "max")
+    monkeypatch.setattr(scipy.special, "stdtr", real)
+    assert ranks == _brute_force_ranks(samples, "max", 0.05)
+    # 18,077 pairs have p < alpha (all of them computed before); here about 2,100 are.
+    assert sum(computed) < 0.2 * 18_077, sum(computed)
+
+
+def test_tail_bounds_are_never_wrong():
+    import numpy as np
+    from scipy.special import stdtr
+
+    from regsuite.stats import _df_levels, surely
+
+    rng = np.random.default_rng(2)
+    t = np.abs(rng.standard_cauchy(20_000)) * 3
+    df = np.exp(rng.uniform(0, 9, 20_000))
+    p = 2 * stdtr(df, -t)
+    for y in (1e-9, 6e-7, 1e-3, 0.05, 0.5):
+        below, above = surely("below", t, _df_levels(df), y), surely("above", t, _df_levels(df), y)
+        assert (p[below] < y).all() and (p[above] >= y).all()
+        assert below.sum() + above.sum() > 0.5 * len(t)  # and they decide most pairs
