@@ -12,7 +12,7 @@ import torch
 
 from regsuite.plugins.optimal_transport import DisplacementSparsity, EntropicMap, MongeGap, entropic_epsilon
 from regsuite.suites.optimal_transport import metrics
-from regsuite.suites.optimal_transport.pairs import GaussianPair, ICNNPair, RidgePair
+from regsuite.suites.optimal_transport.pairs import GaussianPair, ICNNPair, RidgePair, StarPair
 
 
 def test_l2_uvp_by_hand():
@@ -88,7 +88,7 @@ def test_gaussian_pair_closed_form_map():
 
 
 @pytest.mark.parametrize("cls,dim", [(GaussianPair, 2), (GaussianPair, 16), (ICNNPair, 2), (ICNNPair, 16),
-                                     (RidgePair, 2), (RidgePair, 16)])
+                                     (RidgePair, 2), (RidgePair, 16), (StarPair, 2), (StarPair, 16)])
 def test_pairs_deterministic(cls, dim):
     one, two, other = cls(dim, seed=3), cls(dim, seed=3), cls(dim, seed=4)
     xs = [p.sample_source(64, torch.Generator().manual_seed(11)) for p in (one, two)]
@@ -166,6 +166,63 @@ def test_ridge_map_is_the_gradient_of_its_convex_potential():
     on_step = torch.from_numpy(pair.Q[:, 0] * pair.threshold[0]).float()[None]
     expected = pair.slope[0] * pair.threshold[0] + pair.jump[0] / 2
     assert float(pair.true_map(on_step)[0] @ torch.from_numpy(pair.Q[:, 0]).float()) == pytest.approx(expected, rel=1e-5)
+
+
+def _best_affine_uvp(pair, n_fit: int = 40_000) -> float:
+    """L2-UVP of the least-squares affine fit to samples of the pair's map, on fresh test samples."""
+    gen = torch.Generator().manual_seed(3)
+    x = pair.sample_source(n_fit, gen).double()
+    coef = torch.linalg.lstsq(torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1), pair.true_map(x.float()).double()).solution
+    test = pair.sample_source(8192, gen).double()
+    fitted = torch.cat([test, torch.ones(len(test), 1, dtype=test.dtype)], 1) @ coef
+    return metrics.l2_uvp(fitted, pair.true_map(test.float()).double(), pair.target_var)
+
+
+@pytest.mark.parametrize("dim", [16, 64])
+def test_star_pair_best_affine_map_matches_the_sharp_limit(dim):
+    # Sharp limit: T(x) = a x + b sign(u_k*) q_k*, k* = argmax_k |u_k|, u = Q^T x ~ N(0, I), b = sqrt(d).
+    # T is equivariant under signed permutations of u, so the best affine map is c I with no intercept:
+    # c = E[T.x] / d = a + b M / d, M = E max_k |u_k|, and E||T||^2 = a^2 d + 2 a b M + b^2 (= Var, mean 0).
+    # Residual E||T||^2 - c^2 d = b^2 (1 - M^2 / d); L2-UVP = (1 - M^2/d) / (a^2 + 2 a M / sqrt(d) + 1).
+    from scipy import integrate, stats
+
+    a = StarPair.slope
+    M = integrate.quad(lambda m: 1 - (2 * stats.norm.cdf(m) - 1) ** dim, 0, 12)[0]  # E max = int P(max > m) dm
+    variance = dim * (a * a + 2 * a * M / math.sqrt(dim) + 1)
+    expected = 100 * (1 - M * M / dim) / (a * a + 2 * a * M / math.sqrt(dim) + 1)
+    sharp = StarPair(dim, seed=1000 + dim, sharpness=1e-3)
+    assert sharp.target_var == pytest.approx(variance, rel=0.01)
+    assert _best_affine_uvp(sharp) == pytest.approx(expected, abs=1.0)
+
+
+def test_star_pair_is_far_from_affine_and_more_so_with_dimension():
+    # The default smoothing (s = 0.1) lowers the figure below the sharp limit (41% at d = 16),
+    # but it stays >= 25% at d >= 16 and grows with d, as in Korotin et al.'s benchmark.
+    figures = [_best_affine_uvp(StarPair(d, seed=1000 + d)) for d in (2, 16, 64)]
+    assert figures[1] >= 25.0 and figures[2] >= 25.0
+    assert figures[0] < figures[1] < figures[2]
+
+
+def test_star_map_is_the_gradient_of_its_convex_potential():
+    pair = StarPair(4, seed=2)
+    a, b, s = pair.slope, pair.push, pair.sharpness
+    Q = torch.from_numpy(pair.Q)
+
+    def psi(x):
+        u = x @ Q
+        return 0.5 * a * x.pow(2).sum(-1) + b * s * torch.logsumexp(torch.cat([u, -u], -1) / s, -1)
+
+    x = pair.sample_source(32, torch.Generator().manual_seed(0)).double().requires_grad_(True)
+    (grad,) = torch.autograd.grad(psi(x).sum(), x)
+    torch.testing.assert_close(pair.true_map(x.detach().float()).double(), grad, atol=1e-4, rtol=1e-4)
+    # Convex: the Hessian is symmetric with eigenvalues >= a (a log-sum-exp of linear maps has a PSD Hessian).
+    for point in x.detach()[:4]:
+        hess = torch.autograd.functional.hessian(psi, point)
+        torch.testing.assert_close(hess, hess.T)
+        assert torch.linalg.eigvalsh(hess).min() >= a - 1e-9
+    # By hand: at x = 3 q_1 the softmax sits on +u_1 (logit 30 against 0), so T(x) = (3 a + b) q_1.
+    q1 = torch.from_numpy(pair.Q[:, 0]).float()
+    torch.testing.assert_close(pair.true_map(3 * q1[None])[0], (3 * a + b) * q1, atol=1e-4, rtol=1e-4)
 
 
 def test_entropic_epsilon_is_a_fraction_of_the_mean_cost():
