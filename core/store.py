@@ -102,7 +102,10 @@ class Store:
         if self.compact_at and (runs or curves):
             from .store_compact import maybe_compact
 
-            maybe_compact(self)
+            try:
+                maybe_compact(self)
+            except StoreError:  # e.g. no space for the merged file: this append's rows are stored, and
+                pass  # merging is housekeeping that the next append tries again
 
     def try_claim(self, run_id: str) -> "Claim | None":
         """Lock ``run_id`` for this process, or None when another process holds it."""
