@@ -86,8 +86,12 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
         out[col] = math.nan
     out["vs_baseline"] = ""
     values = _values_by_group(frame["_value"], grouped.ngroup(), len(out))
+    # Plain lists, and the ranks written once: per-task .loc reads and writes cost more than the ranking.
+    columns = {c: out[c].tolist() for c in ("task", "method", "direction", "reference")}
+    rank = [math.nan] * len(out)
     for _, idx in out.groupby(TASK_GROUP, dropna=False).groups.items():
-        _score_task(out, idx, values, baselines, alpha)
+        _score_task(out, idx, values, baselines, alpha, columns, rank)
+    out["rank"] = pd.Series(rank, index=out.index, dtype=float)
     out = out.drop(columns=["sd", "step_time", "wall_time", "state_mem"])
     out["rank"] = out["rank"].astype("Int64")
     return out.sort_values(["suite", "task", "tier", "protocol", "reference", "rank", "method"]).reset_index(
@@ -135,20 +139,24 @@ def _values_by_group(values: pd.Series, group: pd.Series, groups: int) -> list[l
     return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _score_task(out: pd.DataFrame, idx, values: list, baselines: dict, alpha: float) -> None:
-    part = out.loc[idx]
-    direction = part["direction"].iloc[0]
+def _score_task(out: pd.DataFrame, idx, values: list, baselines: dict, alpha: float, columns: dict,
+                rank: list) -> None:
+    """Ranks into ``rank`` (by row position; ``out`` has a RangeIndex), comparisons with the baseline into ``out``."""
+    rows = list(idx)
+    direction = columns["direction"][rows[0]]
     sign = 1.0 if direction == "max" else -1.0
-    methods = list(part["method"])
-    samples = {m: values[i] for m, i in zip(methods, idx)}
-    is_ref = dict(zip(methods, part["reference"]))
+    methods = [columns["method"][r] for r in rows]
+    samples = {m: values[r] for m, r in zip(methods, rows)}
+    is_ref = {m: columns["reference"][r] for m, r in zip(methods, rows)}
     ranked = {m: v for m, v in samples.items() if not is_ref.get(m, False)}
     ranks = dominance_ranks(ranked, direction, alpha)
-    out.loc[idx, "rank"] = [ranks.get(m, math.nan) for m in methods]
-    base = baselines.get(part["task"].iloc[0])
-    base_rows = part[part["method"] == base]
-    if not len(base_rows):
+    for m, r in zip(methods, rows):
+        rank[r] = ranks.get(m, math.nan)
+    base = baselines.get(columns["task"][rows[0]])
+    if base not in samples:
         return
+    part = out.loc[idx]
+    base_rows = part[part["method"] == base]
     b = base_rows.iloc[0]
     if b["mean"] and not math.isnan(b["mean"]):
         out.loc[idx, "delta_pct"] = sign * (part["mean"] - b["mean"]) / abs(b["mean"]) * 100
