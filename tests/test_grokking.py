@@ -17,6 +17,17 @@ def test_tables_by_hand():
         data.table(5, "pow")
 
 
+def test_quad_is_not_a_group_operation():
+    # (a + b) mod 5: every row of the table is a permutation of 0..4 (a Latin square).
+    _, y = data.table(5, "add")
+    assert all(sorted(row) == [0, 1, 2, 3, 4] for row in y.reshape(5, 5))
+    # a^2 + ab + b^2 mod 5, row a = 0 is b^2: 0, 1, 4, 9 = 4, 16 = 1; row a = 1: 1, 3, 7 = 2, 13 = 3, 21 = 1.
+    _, y = data.table(5, "quad")
+    assert list(y.reshape(5, 5)[0]) == [0, 1, 4, 4, 1] and list(y.reshape(5, 5)[1]) == [1, 3, 2, 3, 1]
+    # 5 = 2 mod 3: the form is anisotropic (zero only at (0, 0)); each nonzero value taken p + 1 = 6 times.
+    assert list(np.bincount(y, minlength=5)) == [1, 6, 6, 6, 6]
+
+
 def test_split_is_fixed_disjoint_and_covers_the_table():
     s = data.splits(59, "add", 0.5)
     # 3,481 pairs: round(0.5 * 3481) = 1,740 training, 1,741 held out -> 870 validation, 871 test.
@@ -90,7 +101,19 @@ def test_grokking_methods_apply_and_run(method, registry):
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["target_censored"] in (0.0, 1.0)
 
 
+def test_quad_task_runs_end_to_end():
+    from regsuite import Budget
+
+    short = type("Short", (tasks.ModQuad,), {"budget": Budget(steps=50, eval_every=25, log_every=25)})()
+    metrics, ctx = run(short)
+    assert metrics["target_censored"] == 1.0 and ctx.counters["steps"] == 50
+    assert 0 <= metrics["val_accuracy"] <= 1 and metrics["train_loss"] > 0
+
+
 def test_suite_is_registered(registry):
+    assert "grokking/mod-quad" in registry.tasks and "grokking/mod-mul" not in registry.tasks
+    assert "soft-targets" in registry.tasks["grokking/mod-add"].provides  # cross_entropy reads y_soft
+    assert registry.tasks["grokking/mod-add"].budget.eval_every == 25
     suite = registry.suites["grokking"]
     assert {"grokfast", "stablemax"} <= set(suite.default_methods)
     t = registry.tasks["grokking/mod-add"]
