@@ -118,6 +118,9 @@ def current_versions(runs: pd.DataFrame) -> pd.DataFrame:
     if "method_versions" not in runs or not len(runs):
         return runs
     versions = runs["method_versions"].astype("string").fillna("")
+    names = runs["method"].astype("string").fillna("")
+    if pd.DataFrame({"m": names, "v": versions}).drop_duplicates()["m"].is_unique:
+        return runs  # one version per method name: every row is its group's newest (the usual case, cheap)
     order = runs["finished_at"].astype("string").fillna("") if "finished_at" in runs else pd.Series("", index=runs.index)
     frame = pd.DataFrame({"_v": versions, "_t": order}, index=runs.index)
     keys = [runs[c].astype("string").fillna("") for c in GROUP]
