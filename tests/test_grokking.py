@@ -112,7 +112,8 @@ def test_quad_task_runs_end_to_end():
 
 def test_suite_is_registered(registry):
     assert "grokking/mod-quad" in registry.tasks and "grokking/mod-mul" not in registry.tasks
-    assert "soft-targets" in registry.tasks["grokking/mod-add"].provides  # cross_entropy reads y_soft
+    # cross_entropy reads y_soft; training batches carry per-example "index"
+    assert {"soft-targets", "example-index"} <= registry.tasks["grokking/mod-add"].provides
     assert registry.tasks["grokking/mod-add"].budget.eval_every == 25
     suite = registry.suites["grokking"]
     assert {"grokfast", "stablemax"} <= set(suite.default_methods)

@@ -41,8 +41,9 @@ class ModularArithmetic(Task):
     target = Target("val_accuracy", 0.95, "max", axis="steps", stop_early=True)
     baseline = "adamw"
     default_optimizer = "adamw"
-    # soft-targets: cross_entropy reads batch["y_soft"] when a method sets it (mixup, label smoothing).
-    provides = frozenset({"classification", "soft-targets"})
+    # soft-targets: cross_entropy reads batch["y_soft"] when a method sets it (mixup, label smoothing);
+    # example-index: training batches carry batch["index"] (per-example state: PS-KD, SAF, ALDR-KL).
+    provides = frozenset({"classification", "soft-targets", "example-index"})
     # The usual grokking recipe: AdamW, beta2 0.98, large weight decay (Power et al. 2022 use 1).
     # "adam" gets the same lr and betas without weight decay: a clean ablation of weight decay.
     hp_overrides = {"adamw": {"lr": 3e-3, "weight_decay": 1.0, "beta2": 0.98}, "adam": {"lr": 3e-3, "beta2": 0.98}}
