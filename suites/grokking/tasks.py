@@ -109,8 +109,10 @@ class ModAdd(ModularArithmetic):
 class ModQuad(ModularArithmetic):
     name = "mod-quad"
     # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
-    leaderboard_families = frozenset({"gradient-transform"})
-    leaderboard_extra = frozenset({"adam", "stablemax", "harmonic-euclidean", "l2"})
+    # Baseline only until a setting that groks is found: at this budget AdamW (seed 0) never left
+    # chance (test accuracy 0.013, censored; 23 CPU s), so every method would be censored.
+    leaderboard_families = frozenset()
+    leaderboard_extra = frozenset()
     operation = "quad"
     description = (
         "(a^2 + ab + b^2) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding "
