@@ -156,9 +156,11 @@ def test_saf_compares_with_the_outputs_of_lag_visits_ago_after_the_warm_up(regis
 
 
 def test_runner_refuses_methods_the_task_cannot_serve(registry):
-    plan = build_plan(registry, tasks=["fixture/vectors"], methods=["cutmix", "jacobian-nuclear", "mixup"], seeds=1)
-    assert [r.method for r in plan.runs] == ["mixup"]
+    plan = build_plan(registry, tasks=["fixture/vectors"], methods=["cutmix", "jacobian-nuclear", "mixup", "l2"], seeds=1)
+    assert [r.method for r in plan.runs] == ["l2"]
     assert any("cutmix" in s and "images" in s for s in plan.skipped)
+    # the fixture's loss is cross-entropy on batch["y"]: mixup's soft targets would be ignored there
+    assert any(s.startswith("mixup") and "soft-targets" in s for s in plan.skipped)
 
 
 @pytest.mark.parametrize("composition", [
