@@ -148,7 +148,7 @@ class ICNNDual(Method):
         "map_steps": IntRange(1, 20),
     }
     requires = OT
-    version = "2"  # under a step procedure the f-step uses the primary pass's map outputs (was the last pass's)
+    version = "3"  # f frozen in the T-step, one f pass in the f-step (v2: under a step procedure the f-step uses the primary pass's map outputs)
 
     def _potential(self, dim: int, device):
         if getattr(self, "f", None) is None:
@@ -166,15 +166,23 @@ class ICNNDual(Method):
         f = self._potential(outputs.shape[-1], outputs.device)
         if not state.probe:  # the f-step fits the map at the weights the step starts from, not a probe's
             self._last = (outputs.detach(), batch["y"])
+        # f is frozen during the T-step (as in Korotin et al.'s code): the T-step's backward then
+        # skips the gradients of f's weights, which the f-step would discard anyway.
+        f.requires_grad_(False)
         return (f(outputs) - (batch["x"] * outputs).sum(-1)).mean()
 
     @hookimpl
     def regsuite_after_step(self, model, state):
         if state.step % self.hp["map_steps"] != 0:
             return
+        import torch
+
         tx, y = self._last
+        self.f.requires_grad_(True)
         self.f_opt.zero_grad(set_to_none=True)
-        loss = self.f(y).mean() - self.f(tx).mean()
+        # One pass over both batches (same loss as f(y).mean() - f(tx).mean(), fewer small ops).
+        values = self.f(torch.cat([y, tx]))
+        loss = values[: len(y)].mean() - values[len(y):].mean()
         loss.backward()
         self.f_opt.step()
 
