@@ -133,7 +133,7 @@ class ICNNDual(Method):
     """
 
     name = "icnn-dual"
-    fidelity = Fidelity.adapted("Makkuva et al.'s minimax with the roles of mu and nu exchanged (the task's model is the map, the ICNN the potential); with an MLP map it is Korotin et al.'s MM:R; optimizer settings chosen here")
+    fidelity = Fidelity.adapted("Makkuva et al.'s minimax with the roles of mu and nu exchanged (the task's model is the map, the ICNN the potential); with an MLP map it is Korotin et al.'s MM:R, potential frozen in the T-step as in their code; settings chosen here for CPU budgets: one T-step per f-step and potential Adam lr 3e-3, betas (0.5, 0.9), where their code uses 15 T-steps, lr 1e-3, default betas, batch 1024 and identity-pretrained networks (10 or 15 T-steps per f-step stayed at 36-38% L2-UVP on star-16d within 1,500-4,000 steps here)")
     family = "loss"
     citation = Citation(
         "Optimal transport mapping via input convex neural networks",
