@@ -102,12 +102,17 @@ def test_bench_on_a_full_tmpfs_keeps_what_was_stored_and_resumes(small_disk, mon
     assert len(final) == 4 and {k: final[k] for k in before} == before and store.problems == []
 
 
-def test_compaction_on_a_full_tmpfs_loses_nothing(small_disk):
-    root = small_disk / "results"
+def _appended_runs(root, n: int) -> None:
+    """n one-row appends (a run row and one curve point each), below the automatic compaction threshold."""
     store = Store(root, compact_at=10_000)
-    for i in range(12):
+    for i in range(n):
         store.append([{"run_id": f"r{i}", "status": "ok", "primary_value": float(i)}],
                      [{"run_id": f"r{i}", "step": 1, "value": float(i)}])
+
+
+def test_compaction_on_a_full_tmpfs_loses_nothing(small_disk):
+    root = small_disk / "results"
+    _appended_runs(root, 12)
     _, before = _stored(root)
     files_before = sorted(p.name for p in (root / "runs").iterdir())
     filler = _fill(small_disk)
@@ -147,10 +152,7 @@ def _no_space_for_merges(monkeypatch):
 
 
 def test_a_full_disk_during_compaction_loses_nothing(tmp_path, monkeypatch):
-    store = Store(tmp_path, compact_at=10_000)
-    for i in range(5):
-        store.append([{"run_id": f"r{i}", "status": "ok", "primary_value": float(i)}],
-                     [{"run_id": f"r{i}", "step": 1, "value": float(i)}])
+    _appended_runs(tmp_path, 5)
     _, before = _stored(tmp_path)
     runs_files = sorted(p.name for p in (tmp_path / "runs").iterdir())
     curves_files = sorted(p.name for p in (tmp_path / "curves").iterdir())
