@@ -49,13 +49,17 @@ def protocol_name(sampler: str, trials: int, tuning_seed: int = 0) -> str:
 LR_WINDOW = 10.0
 
 
-def search_dims(reg, spec, fixed: set[tuple[str, str]], lr_window: float = LR_WINDOW) -> list[tuple[str, str, object]]:
+def search_dims(reg, spec, fixed: set[tuple[str, str]], lr_window: float = LR_WINDOW,
+                baseline: str | None = None) -> list[tuple[str, str, object]]:
     """(component, key, Param) for every tunable hyperparameter of the run, in a stable order.
 
     Components named in the run's method spec are tuned over their whole declared space; a
     component the plan added (the task's default optimizer or schedule) contributes only an
-    optimizer's ``lr``, over [default / lr_window, default * lr_window]. Keys fixed with ``--hp``
-    are never tuned.
+    optimizer's ``lr``, over [default / lr_window, default * lr_window]. The task's ``baseline``,
+    when it is an optimizer run alone, is tuned like an implied optimizer (its lr in the window,
+    the rest at the task's values): it is the control every non-optimizer method is measured
+    against, so the two must search the same lr window, or a regularizer's gain is partly the
+    lr's. Keys fixed with ``--hp`` are never tuned.
     """
     from .space import LogUniform
 
@@ -63,7 +67,8 @@ def search_dims(reg, spec, fixed: set[tuple[str, str]], lr_window: float = LR_WI
     dims = []
     for comp in spec.components:
         cls = reg.method(comp)
-        if comp in named:
+        as_baseline = spec.method == baseline and cls.family == "optimizer" and "lr" in cls.space
+        if comp in named and not as_baseline:
             dims += [(comp, key, param) for key, param in sorted(cls.space.items()) if (comp, key) not in fixed]
         elif cls.family == "optimizer" and "lr" in cls.space and (comp, "lr") not in fixed:
             lr = float(spec.hparams[comp]["lr"])
@@ -94,17 +99,33 @@ def trial_specs(reg, spec, dims, points) -> list:
 
 
 def select(task, rows: list[dict]) -> dict | None:
-    """The trial row with the best validation metric (first one on ties); None if none finished ok."""
+    """The trial row with the best validation metric (first one on ties); None if none finished ok.
+
+    Where the validation metric is a time to the task's target (``steps_to_target``), a trial
+    that never reached the target has no value: it ranks after every trial that did, and such
+    trials rank among themselves by the target's own metric at the end (the closest to the
+    target first), so a board where no trial reaches the target still selects one.
+    """
+    from .target import CENSORED
+
     metric = task.validation
-    best, best_value = None, None
+    target = getattr(task, "target", None)
+    best, best_key = None, None
     for row in rows:
         if row["status"] != "ok":
             continue
         value = _metric(row, metric.name)
-        if value is None or value != value:
+        if value is not None and value == value:
+            key = (0, value if metric.direction == "min" else -value)
+        elif target is not None and _metric(row, CENSORED) == 1.0:
+            end = _metric(row, target.metric)
+            if end is None or end != end:
+                continue
+            key = (1, end if target.direction == "min" else -end)
+        else:
             continue
-        if best is None or metric.better(value, best_value):
-            best, best_value = row, value
+        if best is None or key < best_key:
+            best, best_key = row, key
     return best
 
 
@@ -181,8 +202,8 @@ def run_tuning(reg, base_specs, *, trials: int, sampler: str, tuning_seed: int, 
         task = reg.tasks[spec.task]
         if task.validation is None:
             raise UsageError(f"task {spec.task} declares no validation metric, so it cannot be tuned")
-        dims = search_dims(reg, spec, fixed)
-        if not dims and search_dims(reg, spec, set()):
+        dims = search_dims(reg, spec, fixed, baseline=task.baseline)
+        if not dims and search_dims(reg, spec, set(), baseline=task.baseline):
             raise UsageError(f"{spec.method} on {spec.task} has no search space left to tune")
         # Trial 1 is the method's defaults (so tuning never does worse on validation than not tuning:
         # a baseline whose few random draws all miss would flatter every other method); the other

@@ -31,14 +31,15 @@ def test_tune_selects_on_validation_and_reruns_the_choice(tmp_path):
                   "--out", str(tmp_path), "--quiet")
     assert res.exit_code == 0, res.output
 
-    # Trials: the defaults (lr 0.1, spare 0.5), then the first 7 scrambled Sobol points of seed 0,
-    # mapped by hand (lr log-uniform on [1e-4, 1], spare on [0, 1]).
-    u = qmc.Sobol(2, scramble=True, seed=0).random(7)
-    want_lr = [0.1] + [10 ** (-4 + 4 * a) for a in u[:, 0]]
+    # Trials: the defaults (lr 0.1, spare 0.5), then the first 7 scrambled Sobol points of seed 0.
+    # probe-opt is the task's baseline, so it searches the lr window the methods measured against
+    # it get (log-uniform on [0.1 / 10, 0.1 * 10], mapped by hand); spare stays at its default.
+    u = qmc.Sobol(1, scramble=True, seed=0).random(7)
+    want_lr = [0.1] + [10 ** (-2 + 2 * a) for a in u[:, 0]]
     trials = Store(tmp_path / "tuning").runs()
     assert len(trials) == 8 and set(trials["protocol"]) == {"tuning-trial"} and set(trials["seed"]) == {10_000}
     got = sorted((json.loads(h)["probe-opt"]["lr"], json.loads(h)["probe-opt"]["spare"]) for h in trials["hparams"])
-    want = sorted(zip(want_lr, [0.5, *u[:, 1]]))
+    want = sorted(zip(want_lr, [0.5] * 8))
     assert [x for pair in got for x in pair] == pytest.approx([float(x) for pair in want for x in pair])
 
     # Selection on val_score = -(log10 lr + 2)^2 (the probe's closed form), never on test_score.
@@ -50,7 +51,7 @@ def test_tune_selects_on_validation_and_reruns_the_choice(tmp_path):
     assert record["selected"]["hparams"]["probe-opt"]["lr"] == pytest.approx(by_val)
     assert record["protocol"] == "tuned:sobol-8+default" and record["validation_metric"] == "val_score"
     assert record["budget"]["total_steps"] == 8 and len(record["trial_runs"]) == 8
-    assert record["space"] == {"probe-opt.lr": "loguniform(0.0001, 1.0)", "probe-opt.spare": "uniform(0.0, 1.0)"}
+    assert record["space"] == {"probe-opt.lr": "loguniform(0.01, 1.0)"}
 
     # Final runs: the chosen configuration on seeds 0 and 1, in the main store, under the tuned protocol.
     finals = Store(tmp_path).runs()
@@ -105,3 +106,52 @@ def test_an_implied_optimizer_is_tuned_on_its_learning_rate_only():
     # an optimizer under test is tuned over its whole declared space
     (own,) = build_plan(reg, tasks=["digits-mlp"], methods=["adamw"], seeds=1).runs
     assert {k for c, k, _ in search_dims(reg, own, set())} == set(reg.method("adamw").space)
+
+
+def test_the_baseline_optimizer_searches_the_same_lr_window_as_the_methods_measured_against_it():
+    from regsuite.plan import build_plan
+    from regsuite.registry import build_registry
+    from regsuite.tune import LR_WINDOW, search_dims
+
+    reg = build_registry()
+    task = reg.task("digits-mlp")
+    (base,) = build_plan(reg, tasks=["digits-mlp"], methods=[task.baseline], seeds=1).runs
+    assert reg.method(task.baseline).family == "optimizer" and len(reg.method(task.baseline).space) > 1
+    dims = search_dims(reg, base, set(), baseline=task.baseline)
+    assert [(c, k) for c, k, _ in dims] == [(task.baseline, "lr")]
+    lr = base.hparams[task.baseline]["lr"]
+    assert (dims[0][2].low, dims[0][2].high) == pytest.approx((lr / LR_WINDOW, lr * LR_WINDOW))
+    # the same optimizer on a task where it is not the baseline keeps its whole declared space
+    assert len(search_dims(reg, base, set(), baseline="adamw")) == len(reg.method(task.baseline).space)
+    # a baseline that is not an optimizer (continual's naive) keeps its own space plus the lr window
+    ctask = reg.task("continual/split-mnist1d-class")
+    (naive,) = build_plan(reg, tasks=[ctask.key()], methods=[ctask.baseline], seeds=1).runs
+    cdims = search_dims(reg, naive, set(), baseline=ctask.baseline)
+    assert (ctask.default_optimizer, "lr") in {(c, k) for c, k, _ in cdims}
+
+
+def test_selection_on_time_to_target_ranks_censored_trials_last_by_their_closeness():
+    from types import SimpleNamespace
+
+    from regsuite import Metric
+    from regsuite.target import Target
+    from regsuite.tune import select
+
+    task = SimpleNamespace(validation=Metric("steps_to_target", "min"),
+                           target=Target("val_accuracy", 0.95, "max", axis="steps", stop_early=True))
+
+    def row(name, status="ok", **metrics):
+        return {"run_id": name, "status": status, "metrics": json.dumps(metrics)}
+
+    rows = [
+        row("never-close", target_censored=1.0, val_accuracy=0.40),
+        row("slow", steps_to_target=1500.0, target_censored=0.0, val_accuracy=0.96),
+        row("fast", steps_to_target=400.0, target_censored=0.0, val_accuracy=0.95),
+        row("fast-too", steps_to_target=400.0, target_censored=0.0, val_accuracy=0.99),
+        row("crashed", status="error", steps_to_target=10.0),
+    ]
+    assert select(task, rows)["run_id"] == "fast"  # fewest steps; first one on ties; errors ignored
+    censored = [rows[0], row("nearly", target_censored=1.0, val_accuracy=0.90), row("nan", target_censored=1.0,
+                                                                                   val_accuracy=float("nan"))]
+    assert select(task, censored)["run_id"] == "nearly"  # none reached: the closest at the end
+    assert select(task, [rows[1], *censored])["run_id"] == "slow"  # any reached beats every censored
