@@ -32,6 +32,8 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
     """(methods that run on ``task``, reasons for those that do not)."""
     from .plan import missing_capabilities, resolve_components
 
+    if not getattr(task, "on_leaderboard", True):
+        return [], ["every method: the task is not on the leaderboard (Task.on_leaderboard)"]
     families = getattr(task, "leaderboard_families", None)
     extra = set(getattr(task, "leaderboard_extra", ()))
     ok, skipped = [], []
@@ -114,6 +116,9 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
         reg.method(m)
     plans = []
     for task in selected:
+        if not getattr(task, "on_leaderboard", True):
+            click.echo(f"{task.key():46s} not on the leaderboard (bench still runs it)", err=True)
+            continue
         names, _ = applicable_methods(reg, task)
         if methods:
             names = [n for n in names if n in methods]

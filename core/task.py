@@ -77,6 +77,10 @@ class Task:
     # Methods the leaderboard runs on this task whatever their family (e.g. adam for a weight-decay
     # ablation next to the families above).
     leaderboard_extra: ClassVar[frozenset[str]] = frozenset()
+    # False: a standard task that ``regsuite bench`` runs but the leaderboard leaves out entirely
+    # (baseline included), e.g. a task kept for its own study whose board would cost CPU hours
+    # without separating methods; ``leaderboard --dry-run`` lists it with this reason.
+    on_leaderboard: ClassVar[bool] = True
     # Validation metric used for tuning (never the test metric).
     validation: ClassVar[Metric | None] = None
     # Time to target (regsuite.target): a validation threshold whose first crossing the loop

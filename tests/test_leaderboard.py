@@ -51,6 +51,22 @@ def test_applicable_methods_follow_requires_and_the_tasks_families():
     assert "ewc" not in names  # needs experience boundaries
 
 
+def test_a_task_off_the_leaderboard_runs_nothing_there_not_even_its_baseline():
+    from regsuite.leaderboard import applicable_methods
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    ridge, star = reg.task("optimal-transport/ridge-16d-mlp"), reg.task("optimal-transport/star-16d-mlp")
+    assert applicable_methods(reg, ridge)[0] == []
+    assert {ridge.baseline, "icnn-dual", "monge-gap"} <= set(applicable_methods(reg, star)[0])
+    res = CliRunner().invoke(cli, ["leaderboard", "--task", "optimal-transport/ridge-16d-mlp",
+                                   "--task", "optimal-transport/star-16d-mlp", "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert "optimal-transport/ridge-16d-mlp" in res.stderr and "not on the leaderboard" in res.stderr
+    plan_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("optimal-transport/")]
+    assert [ln.split()[0] for ln in plan_lines if "not on" not in ln] == ["optimal-transport/star-16d-mlp"]
+
+
 def test_per_example_methods_run_only_where_batches_carry_example_ids():
     # colored-digits-standard's batches have no "index": aldr-kl failed every trial there.
     from regsuite.leaderboard import applicable_methods
