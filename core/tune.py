@@ -251,12 +251,22 @@ def run_tuning(reg, base_specs, *, trials: int, sampler: str, tuning_seed: int, 
             record["selected"] = {"run_id": best["run_id"], "hparams": chosen,
                                   task.validation.name: _metric(best, task.validation.name)}
             finals += [replace(spec, hparams=chosen, seed=s, protocol=protocol) for s in range(n_seeds)]
-            summary.append((spec.task, spec.method, f"{record['selected'][task.validation.name]:.4f}",
+            summary.append((spec.task, spec.method, selected_value_text(task, best),
                             " ".join(f"{c}.{k}={chosen[c][k]:.4g}" if isinstance(chosen[c][k], float)
                                      else f"{c}.{k}={chosen[c][k]}" for c, k, _ in dims)))
         _write_json(selection_path(out, spec.task, spec.method, protocol), record)
     counts = run_plan(reg, finals, store, executor=executor, **run_kw) if finals else {}
     return summary, finals, counts
+
+
+def selected_value_text(task, row: dict) -> str:
+    """The selected trial's validation value for the summary table; a censored time to target says so."""
+    value = _metric(row, task.validation.name)
+    if value is not None and value == value:
+        return f"{value:.4f}"
+    target = getattr(task, "target", None)
+    end = _metric(row, target.metric) if target is not None else None
+    return "not reached" + (f" ({target.metric} {end:.4f})" if end is not None else "")
 
 
 def selection_path(out: Path, task: str, method: str, protocol: str) -> Path:

@@ -155,3 +155,8 @@ def test_selection_on_time_to_target_ranks_censored_trials_last_by_their_closene
                                                                                    val_accuracy=float("nan"))]
     assert select(task, censored)["run_id"] == "nearly"  # none reached: the closest at the end
     assert select(task, [rows[1], *censored])["run_id"] == "slow"  # any reached beats every censored
+    # the summary line of a selection that never reached the target (a formatting crash before)
+    from regsuite.tune import selected_value_text
+
+    assert selected_value_text(task, select(task, censored)) == "not reached (val_accuracy 0.9000)"
+    assert selected_value_text(task, select(task, rows)) == "400.0000"
