@@ -275,6 +275,21 @@ def results_compact(results_dir):
                f"{curves_out} rows; {report['orphans']} orphan curves files removed", err=True)
 
 
+@results.command("retire")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS,
+              show_default=True)
+@click.option("--dry-run", is_flag=True, help="Only say what would move.")
+def results_retire(results_dir, dry_run):
+    """Move tuned final runs their selection record no longer names into DIR/superseded/."""
+    from .store_retire import SUPERSEDED, retire
+
+    report = retire(results_dir, dry_run=dry_run)
+    for (task, method, protocol), n in sorted(report["stale"].items()):
+        click.echo(f"{task} {method} ({protocol}): {n} final runs of a superseded selection", err=True)
+    verb = "would move" if dry_run else "moved"
+    click.echo(f"{verb} {sum(report['stale'].values())} runs to {results_dir / SUPERSEDED}", err=True)
+
+
 @cli.group("list", cls=RegsuiteGroup)
 def list_():
     """List methods, tasks or suites."""

@@ -13,6 +13,9 @@ task boards behind, and a re-run resumes from the store's cache):
    (``--defaults-track suite``, the default: what ``regsuite bench`` runs), every applicable
    method (``all``), or none.
 
+At the end, final runs whose selection record now names another configuration (after a
+protocol revision) are moved to ``OUT/superseded/`` (:mod:`regsuite.store_retire`).
+
 ``--dry-run`` prints the plan (runs per task and in total, and the CPU time it will take
 where the store already holds runs of that task to time it by) and runs nothing.
 """
@@ -164,5 +167,17 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
                 defaults = build_plan(reg, tasks=[task.key()], methods=plain, seeds=default_seeds, tier=None)
                 run_plan(reg, defaults.runs, Store(out), executor=executor, device=device, data_dir=data_dir,
                          options={}, progress=not quiet, plugin_options=obj.plugin_options)
+    # A selection revised since its finals were stored (a protocol revision, re-run trials) would
+    # leave two configurations under one row: move the superseded finals aside (nothing deleted).
+    from .store_retire import SUPERSEDED, retire
+
+    try:
+        moved = sum(retire(out)["stale"].values())
+    except UsageError as exc:
+        click.echo(f"warning: superseded finals not moved ({exc}); run `regsuite results retire --results {out}`",
+                   err=True)
+    else:
+        if moved:
+            click.echo(f"moved {moved} final runs of superseded selections to {out / SUPERSEDED}", err=True)
     click.echo(f"leaderboard written to {out}; `regsuite results --results {out}` or `regsuite site build` shows it",
                err=True)

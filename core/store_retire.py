@@ -1,0 +1,114 @@
+"""``regsuite results retire``: move tuned final runs that their selection no longer names out of a store.
+
+A tuned board's rows are the selected configuration re-run on the final seeds, under the protocol's
+name (``tuned:sobol-6+default``). When a selection changes after its finals were stored (the
+protocol's search space or its selection rule was revised, or the trials were re-run), the old
+finals keep the protocol's name and the method's version, so a board would average two
+configurations as if they were one. The selection record (``tuning/selections/*.json``) says which
+configuration is current; a final row of the same task, method and protocol with other
+hyperparameters is *stale*.
+
+Stale rows are moved, never deleted: with their curves, into ``DIR/superseded/`` (a store of its
+own, which ``regsuite results --results DIR/superseded`` reads). The move runs under the store's
+compaction lock, so no merge can fold a file back while it is rewritten; each rewritten file is
+written atomically before its original is removed (a kill leaves at worst a duplicate, which readers
+deduplicate), and the copy in ``superseded/`` is written first, so a row is always somewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import UsageError
+
+SUPERSEDED = "superseded"
+
+
+def _canonical(hparams) -> str:
+    return json.dumps(json.loads(hparams) if isinstance(hparams, str) else hparams, sort_keys=True)
+
+
+def selections(root: Path) -> dict[tuple[str, str, str], str]:
+    """(task, method, protocol) -> canonical JSON of the selected hyperparameters."""
+    out = {}
+    for path in sorted((Path(root) / "tuning" / "selections").glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            selected = record.get("selected") or {}
+            if "hparams" in selected:
+                out[(record["task"], record["method"], record["protocol"])] = _canonical(selected["hparams"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise UsageError(f"{path} is not a readable selection record; nothing was moved") from None
+    return out
+
+
+def stale_ids(runs, chosen: dict) -> dict[str, tuple[str, str, str]]:
+    """run_id -> (task, method, protocol) of every row whose selection names other hyperparameters."""
+    stale = {}
+    for run_id, task, method, protocol, hparams in zip(runs["run_id"], runs["task"], runs["method"],
+                                                        runs["protocol"], runs["hparams"]):
+        want = chosen.get((task, method, protocol))
+        if want is not None and _canonical(hparams) != want:
+            stale[run_id] = (task, method, protocol)
+    return stale
+
+
+def _move(directory: Path, dest: Path, ids, reader, prefix: str, name: bytes) -> int:
+    import pyarrow.compute as pc
+
+    from .store_compact import _merged_name
+    from .store_files import atomic_write, list_files
+
+    moved = 0
+    for path in list_files(directory):
+        table, problem = reader(path)
+        if problem:
+            continue  # damaged or vanished: left as it is (the readers report it)
+        hit = pc.is_in(table["run_id"], value_set=ids)
+        n = pc.sum(hit).as_py() or 0
+        if not n:
+            continue
+        atomic_write(table.filter(hit), dest, prefix, name)
+        kept = table.filter(pc.invert(hit))
+        if kept.num_rows:  # sorts right after the original, so later files still win over it
+            atomic_write(kept, directory, prefix, name, _merged_name([path]))
+        path.unlink(missing_ok=True)
+        moved += n
+    return moved
+
+
+def retire(root: Path, dry_run: bool = False) -> dict:
+    """Move the stale finals of ``root``; returns ``{"stale": {(task, method, protocol): n}, "runs": n, "curves": n}``."""
+    import pyarrow as pa
+
+    from .store import Store
+    from .store_compact import _Lock, fcntl
+    from .store_files import read_curves_file, read_runs_file
+    from .store_index import refresh
+
+    root = Path(root)
+    if not (root / "runs").is_dir():
+        raise UsageError(f"{root} holds no results (no runs/ folder)")
+    store = Store(root, compact_at=0)
+    store.tidy()
+    stale = stale_ids(store.runs(), selections(root))
+    counts: dict = {}
+    for key in stale.values():
+        counts[key] = counts.get(key, 0) + 1
+    report = {"stale": counts, "runs": 0, "curves": 0}
+    if dry_run or not stale:
+        return report
+    lock = _Lock(root)
+    if fcntl is not None and lock.fd is None:
+        raise UsageError(f"another process is compacting {root}; try again when it is done")
+    try:
+        ids = pa.array(sorted(stale))
+        dest = root / SUPERSEDED
+        # Curves first: a run row in superseded/ then always has its curves there too.
+        report["curves"] = _move(root / "curves", dest / "curves", ids, read_curves_file, "curves", b"curves")
+        report["runs"] = _move(root / "runs", dest / "runs", ids, read_runs_file, "runs", b"runs")
+        refresh(Store(root, compact_at=0))
+    finally:
+        lock.release()
+    return report

@@ -1,0 +1,70 @@
+"""`regsuite results retire`: finals of a superseded selection leave the board, and nothing is lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regsuite.cli import cli
+from regsuite.store import Store
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def plugin_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, ["-p", "faultplugin", *args])
+
+
+def test_finals_of_a_superseded_selection_move_to_superseded_with_their_curves(tmp_path):
+    assert _invoke("tune", "--task", "faults/probe", "--trials", "3", "--seeds", "2", "--out", str(tmp_path),
+                   "--quiet").exit_code == 0
+    assert _invoke("bench", "--task", "faults/probe", "--seeds", "1", "--out", str(tmp_path), "--quiet").exit_code == 0
+    before = Store(tmp_path).runs()
+    assert sorted(before["protocol"]) == ["default", "tuned:sobol-3+default", "tuned:sobol-3+default"]
+
+    # Nothing is stale while the record names the stored finals.
+    res = _invoke("results", "retire", "--results", str(tmp_path))
+    assert res.exit_code == 0 and "moved 0 runs" in res.stderr
+
+    # The selection is revised (e.g. a new selection rule picked another trial): the two finals are stale.
+    record_file = next((tmp_path / "tuning" / "selections").glob("*.json"))
+    record = json.loads(record_file.read_text())
+    other = next(t for t in record["trial_runs"] if t["hparams"] != record["selected"]["hparams"])
+    record["selected"]["hparams"] = other["hparams"]
+    record_file.write_text(json.dumps(record))
+
+    dry = _invoke("results", "retire", "--results", str(tmp_path), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "faults/probe probe-opt (tuned:sobol-3+default): 2 final runs" in dry.stderr and "would move 2" in dry.stderr
+    assert len(Store(tmp_path).runs()) == 3  # a dry run moves nothing
+
+    res = _invoke("results", "retire", "--results", str(tmp_path))
+    assert res.exit_code == 0 and "moved 2 runs" in res.stderr
+    after, moved = Store(tmp_path).runs(), Store(tmp_path / "superseded").runs()
+    assert list(after["protocol"]) == ["default"]  # the defaults track is untouched
+    assert sorted(moved["run_id"]) == sorted(before[before["protocol"] != "default"]["run_id"])
+    assert set(Store(tmp_path / "superseded").curves()["run_id"]) == set(moved["run_id"])
+    assert not set(Store(tmp_path).curves()["run_id"]) & set(moved["run_id"])
+    assert not Store(tmp_path).problems and not Store(tmp_path / "superseded").problems
+    # Moved once: a second retire finds nothing.
+    assert "moved 0 runs" in _invoke("results", "retire", "--results", str(tmp_path)).stderr
+
+
+def test_retire_refuses_a_folder_without_results_and_a_damaged_record(tmp_path):
+    res = _invoke("results", "retire", "--results", str(tmp_path))
+    assert res.exit_code == 2 and res.stderr.strip() == f"error: {tmp_path} holds no results (no runs/ folder)"
+    assert _invoke("tune", "--task", "faults/probe", "--trials", "2", "--seeds", "1", "--out", str(tmp_path),
+                   "--quiet").exit_code == 0
+    record_file = next((tmp_path / "tuning" / "selections").glob("*.json"))
+    record_file.write_text("{not json")
+    res = _invoke("results", "retire", "--results", str(tmp_path))
+    assert res.exit_code == 2 and "is not a readable selection record; nothing was moved" in res.stderr
+    assert len(Store(tmp_path).runs()) == 1
