@@ -243,6 +243,11 @@ class PerpGrad(Method):
     g_perp = g - (w . g / (w . w + eps)) w;   g <- g_perp * ||g|| / ||g_perp||   (eps = 1e-30).
     It removes naive loss minimisation (growing ||w|| along the logits' direction), which the paper
     shows drives softmax collapse and delays grokking; it applies to any task.
+    Compose it without decoupled weight decay, as the paper does (its ⊥AdamW and ⊥SGD runs use the
+    authors' default weight_decay 0): the projection removes the loss's radial pull, the only force
+    against the decay, so with decay every tensor shrinks by (1 - lr wd) a step and the logits vanish.
+    On grokking/mod-add (AdamW, wd 1) ``perp-grad`` never fits the training set (loss ~ln 59);
+    ``adam+perp-grad`` (the same lr and betas, no decay) reached the target at step 750.
     Implementation: ``pytorch_optimizer``'s ``BaseOptimizer.apply_orthogonal_gradients`` (the rule of
     the authors' ``orthograd.py``), on the gradient the optimizer applies.
     """
