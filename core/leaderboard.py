@@ -40,8 +40,12 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
     families = getattr(task, "leaderboard_families", None)
     extra = set(getattr(task, "leaderboard_extra", ()))
     ok, skipped = [], []
-    for name, cls in sorted(reg.methods.items()):
-        if families is not None and cls.family not in families and name != task.baseline and name not in extra:
+    # A composition named in leaderboard_extra (e.g. "adam+perp-grad": a method in the optimizer
+    # setting its paper uses) gets a row of its own, checked like a single method.
+    compositions = sorted(n for n in extra if "+" in n)
+    for name, cls in [*sorted(reg.methods.items()), *((c, None) for c in compositions)]:
+        if cls is not None and families is not None and cls.family not in families and name != task.baseline \
+                and name not in extra:
             continue
         try:
             components = resolve_components(reg, name, task)
@@ -116,7 +120,8 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
     if not selected:
         raise UsageError(f"no {tier} task matches suite={list(suites) or 'any'} task={list(tasks) or 'any'}")
     for m in methods:
-        reg.method(m)
+        for part in m.split("+"):
+            reg.method(part.strip())
     plans = []
     for task in selected:
         if not getattr(task, "on_leaderboard", True):

@@ -67,6 +67,20 @@ def test_a_task_off_the_leaderboard_runs_nothing_there_not_even_its_baseline():
     assert [ln.split()[0] for ln in plan_lines if "not on" not in ln] == ["optimal-transport/star-16d-mlp"]
 
 
+def test_a_composition_named_by_the_task_gets_a_row_of_its_own():
+    from regsuite.leaderboard import applicable_methods
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    base = type(reg.task("grokking/mod-add"))
+    task = type("WithComposition", (base,), {"leaderboard_extra": base.leaderboard_extra
+                                             | {"adam+perp-grad", "no-such-method+adam"}})()
+    names, skipped = applicable_methods(reg, task)
+    assert "adam+perp-grad" in names and "perp-grad" in names  # the composition besides the single method
+    assert not any(n.startswith("no-such-method") for n in names)
+    assert any(s.startswith("no-such-method+adam:") for s in skipped)
+
+
 def test_per_example_methods_run_only_where_batches_carry_example_ids():
     # colored-digits-standard's batches have no "index": aldr-kl failed every trial there.
     from regsuite.leaderboard import applicable_methods
