@@ -170,7 +170,7 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines
     from .scoring import aggregate, format_table
 
     if runs is None:
-        runs = store.runs(run_ids)  # filtered while reading: a plan's rows from a large store stay cheap
+        runs = _scoring_rows(reg, store, run_ids)  # filtered while reading: a plan's rows stay cheap
     if suites and len(runs):
         runs = runs[runs["suite"].isin(suites)]
     if tasks and len(runs):
@@ -200,6 +200,21 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines
         if suite.report is not None:
             click.echo("\n" + suite.load_report()(runs[runs["suite"] == name], fmt))
     return len(agg)
+
+
+def _scoring_rows(reg, store, run_ids):
+    """The columns scoring reads, without ``metrics`` (decoding it is most of a large store's read) unless
+    a censored run or a suite's metric columns need it; every column when a suite renders its own report."""
+    from .scoring import INPUT_COLUMNS
+
+    runs = store.runs(run_ids, columns=[c for c in INPUT_COLUMNS if c != "metrics"])
+    suites = [reg.suites.get(name) for name in set(runs["suite"])] if reg is not None else []
+    if any(s is not None and s.report is not None for s in suites):
+        return store.runs(run_ids)  # a report may read any column
+    censored = (runs["status"] == "ok") & runs["primary_value"].isna()  # their budget is in metrics
+    if censored.any() or any(s is not None and s.report_metrics for s in suites):
+        return store.runs(run_ids, columns=INPUT_COLUMNS)
+    return runs
 
 
 def format_metrics(df, fmt: str) -> str:

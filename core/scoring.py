@@ -27,7 +27,11 @@ COLUMNS = GROUP + [
     "vs_baseline", "delta_pct", "step_time_ratio", "wall_time_ratio", "state_mem_ratio",
 ]
 
-__all__ = ["COLUMNS", "GROUP", "aggregate", "aggregate_metrics", "format_table", "t_interval"]
+# The run columns aggregate, aggregate_metrics and the printed tables read (``Store.runs(columns=...)``).
+INPUT_COLUMNS = (*GROUP, "method_versions", "finished_at", "status", "primary_metric", "primary_direction",
+                 "primary_value", "metrics", "step_time_ms", "wall_s", "state_mem_mb")
+
+__all__ = ["COLUMNS", "GROUP", "INPUT_COLUMNS", "aggregate", "aggregate_metrics", "format_table", "t_interval"]
 
 
 def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,

@@ -135,12 +135,26 @@ class Store:
 
     # ---------------------------------------------------------------- read
 
-    def _runs_tables(self, run_ids=None) -> list[pa.Table]:
-        """Every valid runs file as a table (problems noted); re-listed if a compaction removed a file meanwhile."""
+    def _runs_tables(self, run_ids=None, columns=None) -> list[pa.Table]:
+        """Every valid runs file as a table (problems noted); re-listed if a compaction removed a file meanwhile.
+
+        ``columns``: only these; a file the index vouches for (validated whole before, unchanged since) is
+        then read for them alone, any other file is validated whole first, so the same files count as for
+        :meth:`finished_ids`.
+        """
+        from .store_files import read_runs_columns
+        from .store_index import stat, validated
+
+        vouched = validated(self.root / "runs") if columns is not None else {}
         for _ in range(5):
             tables, vanished = [], False
             for path in list_files(self.root / "runs", self._problem):
-                table, problem = read_runs_file(path)
+                if path.name in vouched and vouched[path.name] == stat(path):
+                    table, problem = read_runs_columns(path, columns)
+                else:
+                    table, problem = read_runs_file(path)
+                    if table is not None and columns is not None:
+                        table = table.select(columns)
                 if problem == "vanished":
                     vanished = True
                     break
@@ -157,19 +171,29 @@ class Store:
                 return tables
         raise StoreError(f"{self.root / 'runs'} kept changing while it was read; try again")
 
-    def runs(self, run_ids=None):
+    def runs(self, run_ids=None, columns=None):
         """All run rows as a pandas DataFrame, deduplicated by run_id (latest finish wins).
 
         ``run_ids``: only these runs (filtered before conversion: cheap on a large store).
+        ``columns``: only these columns (``run_id`` and ``finished_at`` always, for the deduplication);
+        ``regsuite results`` reads the third of them that scoring uses.
         """
-        tables = self._runs_tables(set(run_ids) if run_ids is not None else None)
-        table = pa.concat_tables(tables) if tables else RUNS_SCHEMA.empty_table()
+        if columns is not None:
+            wanted = set(columns) | {"run_id", "finished_at"}
+            unknown = wanted - set(RUNS_SCHEMA.names)
+            if unknown:
+                raise ValueError(f"no such runs column: {', '.join(sorted(unknown))}")
+            columns = [name for name in RUNS_SCHEMA.names if name in wanted]
+        tables = self._runs_tables(set(run_ids) if run_ids is not None else None, columns)
+        schema = RUNS_SCHEMA if columns is None else pa.schema([RUNS_SCHEMA.field(c) for c in columns])
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
         import pyarrow.compute as pc
 
         if table.num_rows and pc.count_distinct(table.column("run_id")).as_py() < table.num_rows:
             table = _latest_rows(table)  # only when some run has several rows (compaction removes them)
         df = table.to_pandas()
-        df["metrics"] = metrics_json(table.column("metrics"))
+        if "metrics" in table.column_names:
+            df["metrics"] = metrics_json(table.column("metrics"))
         return df
 
     def curves(self, run_ids=None):

@@ -48,6 +48,23 @@ def load(runs_dir: Path) -> dict:
     return out
 
 
+def validated(runs_dir: Path) -> dict:
+    """file name -> (size, mtime_ns) of every file the index vouches for (three short columns read)."""
+    try:
+        with pq.ParquetFile(runs_dir / INDEX, pre_buffer=False) as pf:
+            if pf.schema_arrow.names != SCHEMA.names:
+                return {}
+            table = pf.read(columns=["file", "size", "mtime_ns"], use_threads=False)
+    except (OSError, pa.ArrowException):
+        return {}
+    part = table.group_by("file").aggregate([("size", "min"), ("size", "max"), ("mtime_ns", "min"),
+                                             ("mtime_ns", "max")])
+    cols = [part.column(c).to_pylist() for c in ("file", "size_min", "size_max", "mtime_ns_min", "mtime_ns_max")]
+    # A file's rows all carry one size and mtime (save writes them so); one that does not is not vouched for.
+    return {name: (size, mtime) for name, size, size_max, mtime, mtime_max in zip(*cols)
+            if size == size_max and mtime == mtime_max}
+
+
 def save(runs_dir: Path, index: dict) -> None:
     """Write the index atomically; a read-only or full directory just goes without one."""
     parts = []
