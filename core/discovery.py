@@ -56,6 +56,20 @@ def _split_options(options: tuple[str, ...] | list[str]) -> tuple[list[str], set
     return wanted, blocked
 
 
+def _dist_of(ep, seen: dict) -> tuple[str, str]:
+    """(name, version) of an entry point's distribution, parsed once per distribution in ``seen`` (one
+    load): each ``dist.name`` or ``dist.version`` parses its METADATA again, and the built-ins are 28 entry
+    points of one distribution."""
+    dist = ep.dist
+    if dist is None:
+        return "?", "?"
+    key = str(getattr(dist, "_path", id(dist)))
+    if key not in seen:
+        meta = dist.metadata
+        seen[key] = (meta["Name"], meta["Version"])
+    return seen[key]
+
+
 def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
     """Create the global plugin manager and load plugins as described above."""
     pm = pluggy.PluginManager(PROJECT)
@@ -64,6 +78,7 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
     wanted, blocked = _split_options(options)
     autoload = os.environ.get(AUTOLOAD_ENV, "") in ("", "0")
     eps = {ep.name: ep for ep in entry_points(group=PROJECT)}
+    dists: dict = {}  # distribution path -> (name, version)
 
     loaded.complete = autoload and not (blocked & ({*eps} | {ep.value for ep in eps.values()}))
 
@@ -92,13 +107,11 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
 
     if autoload:
         for ep in eps.values():
-            dist = ep.dist
-            register(ep.name, ep.value, ep.load, dist.name if dist else "?", dist.version if dist else "?")
+            register(ep.name, ep.value, ep.load, *_dist_of(ep, dists))
     for opt in wanted:
         if opt in eps:
             ep = eps[opt]
-            dist = ep.dist
-            register(ep.name, ep.value, ep.load, dist.name if dist else "?", dist.version if dist else "?")
+            register(ep.name, ep.value, ep.load, *_dist_of(ep, dists))
         else:
             register(opt, opt, lambda m=opt: importlib.import_module(m), "-p", "")
     return loaded
