@@ -17,6 +17,34 @@ def test_tables_by_hand():
         data.table(5, "pow")
 
 
+def test_subtraction_division_and_the_other_operations_by_hand():
+    # Row-major, a major: index 7 of the 5 x 5 table is (a, b) = (1, 2); index 24 is (4, 4).
+    x, y = data.table(5, "sub")
+    assert list(x[7]) == [1, 2] and y[7] == 4 and y[24] == 0  # 1 - 2 = -1 = 4 mod 5
+    assert list(y[:5]) == [0, 4, 3, 2, 1]  # 0 - b: 0, -1, -2, -3, -4 mod 5
+    _, y = data.table(5, "square-sum")
+    assert y[7] == (1 + 4) % 5 and y[24] == (16 + 16) % 5
+    # Division: b runs over 1..4 only (20 pairs); inverses mod 5: 1 -> 1, 2 -> 3, 3 -> 2, 4 -> 4.
+    x, y = data.table(5, "div")
+    assert x.shape == (20, 2) and (x[:, 1] > 0).all() and list(x[5]) == [1, 2]
+    assert list(y[4:8]) == [1, 3, 2, 4]  # 1 / b for b = 1, 2, 3, 4
+    assert y[4 * 4 + 2] == 3  # (4, 3): 4 / 3 = 4 * 2 = 8 = 3 mod 5
+    # Power et al.'s mixed rule: a / b for odd b, a - b for even b. Row a = 3: 3/1 = 3, 3 - 2 = 1, 3/3 = 1, 3 - 4 = 4.
+    _, y = data.table(5, "div-or-sub")
+    assert list(y.reshape(5, 4)[3]) == [3, 1, 1, 4]
+
+
+def test_subtraction_is_not_commutative_and_its_split_is_40_percent():
+    _, y = data.table(59, "sub")
+    table = y.reshape(59, 59)
+    # a - b = b - a mod 59 only where 2(a - b) = 0, i.e. on the diagonal a = b (59 is odd).
+    assert (table != table.T).sum() == 59 * 59 - 59
+    s = data.splits(59, "sub", 0.4)
+    # round(0.4 * 3481) = 1,392 training pairs; 2,089 held out -> 1,044 validation, 1,045 test.
+    assert [len(s[k][0]) for k in ("train", "val", "test")] == [1392, 1044, 1045]
+    assert all((s[k][1] == (s[k][0][:, 0] - s[k][0][:, 1]) % 59).all() for k in s)
+
+
 def test_quad_is_not_a_group_operation():
     # (a + b) mod 5: every row of the table is a permutation of 0..4 (a Latin square).
     _, y = data.table(5, "add")
@@ -101,17 +129,21 @@ def test_grokking_methods_apply_and_run(method, registry):
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["target_censored"] in (0.0, 1.0)
 
 
-def test_quad_task_runs_end_to_end():
+def test_sub_task_runs_end_to_end():
     from regsuite import Budget
 
-    short = type("Short", (tasks.ModQuad,), {"budget": Budget(steps=50, eval_every=25, log_every=25)})()
+    short = type("Short", (tasks.ModSub40,), {"budget": Budget(steps=50, eval_every=25, log_every=25)})()
     metrics, ctx = run(short)
     assert metrics["target_censored"] == 1.0 and ctx.counters["steps"] == 50
+    assert ctx.counters["samples"] == 50 * 128  # batch 128
     assert 0 <= metrics["val_accuracy"] <= 1 and metrics["train_loss"] > 0
 
 
 def test_suite_is_registered(registry):
-    assert "grokking/mod-quad" in registry.tasks and "grokking/mod-mul" not in registry.tasks
+    assert "grokking/mod-sub-40" in registry.tasks
+    assert "grokking/mod-quad" not in registry.tasks and "grokking/mod-mul" not in registry.tasks
+    sub = registry.tasks["grokking/mod-sub-40"]
+    assert (sub.operation, sub.train_fraction, sub.budget.steps, sub.budget.eval_every) == ("sub", 0.4, 6000, 50)
     # cross_entropy reads y_soft; training batches carry per-example "index"
     assert {"soft-targets", "example-index"} <= registry.tasks["grokking/mod-add"].provides
     assert registry.tasks["grokking/mod-add"].budget.eval_every == 25

@@ -8,18 +8,32 @@ from __future__ import annotations
 
 import numpy as np
 
+
+def _inverse(b, p):
+    """Multiplicative inverses mod a prime p (Fermat: b^(p-2)), elementwise for b in 1..p-1."""
+    return np.array([pow(int(v), p - 2, p) for v in np.ravel(b)], dtype=np.int64).reshape(np.shape(b))
+
+
 OPERATIONS = {
     "add": lambda a, b, p: (a + b) % p,
+    "sub": lambda a, b, p: (a - b) % p,
     "mul": lambda a, b, p: (a * b) % p,
+    "div": lambda a, b, p: (a * _inverse(b, p)) % p,
+    "square-sum": lambda a, b, p: (a * a + b * b) % p,
     "quad": lambda a, b, p: (a * a + a * b + b * b) % p,
+    # Power et al. 2022's mixed rule: a / b for odd b, a - b for even b
+    "div-or-sub": lambda a, b, p: np.where(b % 2 == 1, (a * _inverse(np.maximum(b, 1), p)) % p, (a - b) % p),
 }
+# Operations whose second operand must be nonzero (division): their table has p (p - 1) pairs.
+NONZERO_SECOND = frozenset({"div", "div-or-sub"})
 
 
 def table(p: int, operation: str) -> tuple[np.ndarray, np.ndarray]:
     """x: int64 (p^2, 2) pairs in row-major order (a major), y: int64 (p^2,) results."""
     if operation not in OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; known: {', '.join(OPERATIONS)}")
-    a, b = np.meshgrid(np.arange(p, dtype=np.int64), np.arange(p, dtype=np.int64), indexing="ij")
+    second = np.arange(1 if operation in NONZERO_SECOND else 0, p, dtype=np.int64)
+    a, b = np.meshgrid(np.arange(p, dtype=np.int64), second, indexing="ij")
     a, b = a.ravel(), b.ravel()
     return np.stack([a, b], 1), OPERATIONS[operation](a, b, p)
 
