@@ -76,10 +76,18 @@ class Focal(PerClassLoss):
     )
     defaults = {"gamma": 2.0}
     space = {"gamma": Uniform(0.0, 5.0)}
+    version = "2"  # (1 - p_k)^gamma in log space: finite gradients where p_k rounds to 1 and gamma < 1
 
     def per_class(self, logits):
+        import torch
+
         logp = logits.log_softmax(-1)
-        return -((1 - logp.exp()) ** self.hp["gamma"]) * logp
+        # log(1 - p_k) = logsumexp_{j != k} log p_j: finite even where p_k rounds to 1. Version 1's
+        # (1 - p)^gamma had base 0 there, and for gamma < 1 its derivative gamma (1 - p)^(gamma - 1) is
+        # inf, times dp/dz = 0: NaN (a memorising model diverged at gamma 0.07 on mnist1d-lt-mlp).
+        k = logp.shape[-1]
+        others = logp.unsqueeze(-2).masked_fill(torch.eye(k, dtype=torch.bool, device=logp.device), float("-inf"))
+        return -torch.exp(self.hp["gamma"] * others.logsumexp(-1)) * logp
 
 
 class CompSum(PerClassLoss):
@@ -344,17 +352,18 @@ def harmonic_logits(features, centers, metric: str, n: float, eps: float = 1e-8)
 
 
 def last_linear(model):
-    """(parent module, attribute name, module) of the last ``nn.Linear`` in ``model``."""
+    """(parent module, attribute name, module) of the last ``nn.Linear`` in ``model``, in the
+    depth-first registration order of ``named_modules`` (the output layer of a featurizer-then-
+    classifier model). Version 1 took the last Linear child of the last parent visited, which on
+    such a model is the featurizer's hidden layer, not the classifier registered after it."""
     from torch import nn
 
-    found = None
-    for parent in model.modules():
-        for attr, child in parent.named_children():
-            if isinstance(child, nn.Linear):
-                found = (parent, attr, child)
-    if found is None:
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear) and name]
+    if not names:
         raise RuntimeError("harmonic loss needs a model whose output layer is an nn.Linear")
-    return found
+    parent_name, _, attr = names[-1].rpartition(".")
+    parent = model.get_submodule(parent_name)
+    return parent, attr, getattr(parent, attr)
 
 
 class HarmonicLoss(Method):
@@ -407,6 +416,7 @@ class HarmonicEuclidean(HarmonicLoss):
 
     name = "harmonic-euclidean"
     metric = "euclidean"
+    version = "2"  # 2: the head replaces the model's last nn.Linear, not a featurizer layer (domain-generalization nets)
 
 
 NON_EUCLIDEAN_HARMONIC = Citation(
@@ -428,7 +438,7 @@ class HarmonicCosine(HarmonicLoss):
     citation = NON_EUCLIDEAN_HARMONIC
     fidelity = Fidelity.faithful("authors' code", "CosineDistLayer (stable form): (1 - cos + 1e-4)^-n with n = 1")
     defaults = NON_EUCLIDEAN_DEFAULTS
-    version = "2"  # n = 1 and the 1e-4 offset of the authors' code (was n = sqrt(D))
+    version = "3"  # 3: the head replaces the last nn.Linear (see harmonic-euclidean v2); 2: n = 1 and the 1e-4 offset of the authors' code (was n = sqrt(D))
 
 
 class HarmonicManhattan(HarmonicLoss):
@@ -439,7 +449,7 @@ class HarmonicManhattan(HarmonicLoss):
     citation = NON_EUCLIDEAN_HARMONIC
     fidelity = Fidelity.faithful("authors' code", "ManhattanDistLayer: (||x - w||_1 + 1e-4)^-n with n = 1")
     defaults = NON_EUCLIDEAN_DEFAULTS
-    version = "2"  # n = 1 and the 1e-4 offset of the authors' code (was n = sqrt(D))
+    version = "3"  # 3: the head replaces the last nn.Linear (see harmonic-euclidean v2); 2: n = 1 and the 1e-4 offset of the authors' code (was n = sqrt(D))
 
 
 class HarmonicChebyshev(HarmonicLoss):
@@ -455,7 +465,7 @@ class HarmonicChebyshev(HarmonicLoss):
         source="authors' code",
     )
     defaults = NON_EUCLIDEAN_DEFAULTS
-    version = "2"  # n = 1 as in the authors' code (was n = sqrt(D))
+    version = "3"  # 3: the head replaces the last nn.Linear (see harmonic-euclidean v2); 2: n = 1 as in the authors' code (was n = sqrt(D))
 
 
 @hookimpl
