@@ -269,7 +269,9 @@ class JacobianNuclearNorm(Method):
     ||J_f(x)||_* <= (||J_h(x)||_F^2 + ||J_g(h(x))||_F^2) / 2, and each squared Frobenius norm is
     estimated without Jacobians: ||J_u(z)||_F^2 ~ E_e ||u(z + sigma e) - u(z)||^2 / sigma^2,
     e ~ N(0, I), one sample per example. L = L_task + lam * mean_x of the bound. The model must
-    be an ``nn.Sequential`` (applied to ``batch["x"]``); h is its first ``split`` modules (0: half).
+    be an ``nn.Sequential`` (applied to ``batch["x"]``), or a ``featurizer`` ``nn.Sequential`` then a
+    ``classifier`` (the domain-generalization suite's nets), read as the sequence of the featurizer's
+    modules and the classifier; h is the first ``split`` modules of that sequence (0: half).
     """
 
     name = "jacobian-nuclear"
@@ -284,16 +286,26 @@ class JacobianNuclearNorm(Method):
     defaults = {"lam": 1e-3, "sigma": 0.1, "split": 0}
     space = {"lam": LogUniform(1e-6, 1.0), "sigma": LogUniform(1e-3, 1.0), "split": IntRange(0, 64)}
     requires = frozenset({"images"})
+    version = "2"  # 2: also a featurizer-then-classifier net (v1 failed every trial on colored-digits-standard)
+
+    @staticmethod
+    def layers(model):
+        from torch import nn
+
+        if isinstance(model, nn.Sequential):
+            return model
+        featurizer, classifier = getattr(model, "featurizer", None), getattr(model, "classifier", None)
+        if isinstance(featurizer, nn.Sequential) and isinstance(classifier, nn.Module):
+            return nn.Sequential(*featurizer, classifier)  # the same modules (shared parameters), in forward order
+        raise RuntimeError("jacobian-nuclear needs an nn.Sequential model, or a featurizer nn.Sequential then a classifier")
 
     @hookimpl
     def regsuite_penalty(self, model, outputs, batch, state):
         import torch
-        from torch import nn
 
-        if not isinstance(model, nn.Sequential):
-            raise RuntimeError("jacobian-nuclear needs the model to be an nn.Sequential")
-        split = self.hp["split"] or len(model) // 2
-        h, g = model[:split], model[split:]
+        layers = self.layers(model)
+        split = self.hp["split"] or len(layers) // 2
+        h, g = layers[:split], layers[split:]
         sigma, x = self.hp["sigma"], batch["x"]
         z = h(x)
 

@@ -90,3 +90,26 @@ def test_focal_gradient_is_finite_where_the_probability_rounds_to_one(registry):
     assert value == pytest.approx(-(u**g) * log_p, rel=1e-9)  # ~8.8e-27 (version 1: exactly 0)
     dl_dd = u**g * (g * p * log_p - u)  # ~ -1.5 u^1.5
     assert grad == pytest.approx([-dl_dd, dl_dd], rel=1e-6)
+
+
+# ---------------------------------------------------------------- jacobian-nuclear on a DomainNet
+
+
+def test_jacobian_nuclear_reads_a_featurizer_then_classifier_net_as_one_sequence(registry):
+    # Version 1 raised "needs the model to be an nn.Sequential" on every colored-digits-standard trial.
+    # featurizer h(x) = 2x (one module), classifier g(z) = 3z; split 0 = half of the 2 modules = 1, so
+    # the bound is (||J_h||_F^2 + ||J_g||_F^2) / 2 = (4 + 9) / 2 = 6.5 in expectation; lam 0.1 -> 0.65.
+    from regsuite.suites.domain_generalization.models import domain_net
+
+    featurizer = torch.nn.Sequential(torch.nn.Linear(1, 1, bias=False))
+    model = domain_net(featurizer, 1, 1)
+    with torch.no_grad():
+        featurizer[0].weight.fill_(2.0)
+        model.classifier.weight.fill_(3.0)
+        model.classifier.bias.zero_()
+    hooks = hooks_for(registry, "jacobian-nuclear", ["jacobian-nuclear.lam=0.1"])
+    torch.manual_seed(0)
+    value = hooks.penalty[0](model=model, outputs=None, batch={"x": torch.ones(20000, 1)}, state=None)
+    assert value.item() == pytest.approx(0.65, rel=0.03)
+    value.backward()  # reaches the model's own parameters
+    assert featurizer[0].weight.grad is not None and model.classifier.weight.grad is not None
