@@ -197,17 +197,48 @@ class _Pairs:
         pairs all come first, so the others' positions only need their number; the step-down stops
         at the first q >= alpha, so once it stops among the pairs below a bound u, no pair above u
         is rejected. Only the pairs between alpha / m and u (about 1,700 of a 400-method task's
-        79,800) get ``stdtr`` and are sorted; u doubles until the stop is found or reaches alpha.
+        79,800) get a tail probability and are sorted; u doubles until the stop is found or reaches
+        alpha.
+
+        Those tail probabilities come first from :mod:`regsuite.t_tail` (no scipy import): the
+        decisions are taken on them only if every comparison they enter (with alpha / m, with u,
+        and each (m - s) p with alpha) clears its threshold by the module's margin, a thousand times
+        its error; then sorting the true values would give the same decisions (each order statistic
+        of the true p is within the margin of the approximate one). Otherwise, or for a pair the
+        module cannot compute, ``scipy.special.stdtr`` decides, as before.
         """
+        from .t_tail import MARGIN, log_tail
+
+        def approximate(idx):
+            log_p, ok = log_tail(np.abs(self.t[idx]), self.df[idx])
+            p = np.exp(log_p)
+            if not ok.all():
+                p[~ok] = _exact_tail(self.t[idx[~ok]], self.df[idx[~ok]])
+            return p
+
         import numpy as np
-        from scipy.special import stdtr
+
+        if len(self.t):
+            got = self._step_down(alpha, approximate, 4 * MARGIN)
+            if got is not None:
+                return got
+        return self._step_down(alpha, lambda idx: _exact_tail(self.t[idx], self.df[idx]), 0.0)
+
+    def _step_down(self, alpha: float, tail, margin: float):
+        """Holm's decisions with ``tail(pair indices) -> p``; None if a comparison came within ``margin``
+        (relative) of its threshold, when ``margin`` > 0: then only exact tails can decide."""
+        import numpy as np
+
+        def near(values, threshold) -> bool:
+            return margin > 0 and bool(np.any(np.abs(values - threshold) <= margin * threshold))
 
         t, df = self.t, self.df
         p = np.full(len(t), np.nan)
         # Pairs the df grid cannot bound are computed first: a NaN p leaves the family (changes m).
         odd_mask = ~(np.isfinite(df) & (df >= 1) & np.isfinite(t))
         odd = np.flatnonzero(odd_mask)
-        p[odd] = 2 * stdtr(df[odd], -np.abs(t[odd]))
+        if len(odd):
+            p[odd] = _exact_tail(t[odd], df[odd])
         lost = odd[np.isnan(p[odd])]
         untested = np.concatenate([self.untested, self.rest[lost]])
         m = self.total - len(untested)
@@ -229,19 +260,35 @@ class _Pairs:
                 below[~above] = surely("below", t_abs[~above], level[~above], y)
                 rejected[pending[below]] = True
             exact = pending[~above & ~below]
-            p[exact] = 2 * stdtr(df[exact], -np.abs(t[exact]))
+            if len(exact):
+                p[exact] = tail(exact)
             known = np.concatenate([known, exact])
             pending, t_abs, level = pending[above], t_abs[above], level[above]
             if low is None:  # every p below y is known now (none is above u > y): positions 0 .. low - 1
+                if near(p[known], y):
+                    return None
                 rejected[known[p[known] < y]] = True
                 low = len(self.zeros) + int(rejected.sum())
             band = known[(p[known] >= y) & (p[known] < u)]
+            if u < alpha and near(p[known], u):
+                return None
             order = band[np.argsort(p[band])]  # ties get the same q in any order (running max)
-            q = np.maximum.accumulate(np.minimum(1.0, (m - low - np.arange(len(order))) * p[order]))
+            products = (m - low - np.arange(len(order))) * p[order]
+            if near(products, alpha):
+                return None
+            q = np.maximum.accumulate(np.minimum(1.0, products))
             rejected[order] = q < alpha
             if u >= alpha or (len(q) and q[-1] >= alpha):
                 break
         return np.concatenate([self.zeros, self.rest[rejected]]), untested
+
+
+def _exact_tail(t, df):
+    """2 stdtr(df, -|t|), what scipy.stats.t.sf computes; imported only when a decision needs it."""
+    import numpy as np
+    from scipy.special import stdtr
+
+    return 2 * stdtr(df, -np.abs(t))
 
 
 def _df_levels(df):
@@ -264,12 +311,12 @@ def surely(side: str, t_abs, level, y: float):
 
     ``level`` is :func:`_df_levels` of df. The t tail is decreasing in |t| and in df: with df
     moved to a grid point g below it (for "below") or above it (for "above"), a few per task,
-    comparing |t| with the critical value at g decides the pair. The critical values carry a
-    margin of 1e-6 in probability (the tail functions are accurate to about 1e-14) and are
-    checked with ``stdtr`` itself; a pair the grid cannot decide is left undecided (False).
+    comparing |t| with the critical value at g decides the pair. The critical values come from
+    :func:`regsuite.t_tail.critical_values` (checked there with a margin of 1e-7 in probability, ten
+    thousand times the tail's error) and are kept per (side, y, g): the tasks of one results table
+    mostly share their number of pairs, hence y. A pair the grid cannot decide is left undecided (False).
     """
     import numpy as np
-    from scipy.special import stdtr, stdtrit
 
     below = side == "below"
     # One grid step of margin: log2's rounding can never put g on the wrong side of df.
@@ -280,15 +327,31 @@ def surely(side: str, t_abs, level, y: float):
         return np.zeros(len(k), bool)
     k = np.where(valid, k, 0).astype(int)
     used = np.flatnonzero(np.bincount(k[valid]))
-    grid = 2.0 ** (used / _GRID_STEPS)
-    target = y * (1 - 1e-6) if below else min(y * (1 + 1e-6), 1.0)
-    crit = -stdtrit(grid, target / 2)
-    tail = 2 * stdtr(grid, -crit)
-    good = np.isfinite(crit) & ((tail < y * (1 - 1e-7)) if below else (tail > y * (1 + 1e-7)))
     table = np.full(int(used.max()) + 1, np.nan)  # NaN compares False: no decision
-    table[used] = np.where(good, crit, np.nan)
+    table[used] = _critical(side, float(y), used)
     with np.errstate(invalid="ignore"):
         return valid & ((t_abs > table[k]) if below else (t_abs < table[k]))
+
+
+_CRITICAL: dict = {}  # (side, y, grid index) -> |t| threshold; NaN: none found
+
+
+def _critical(side: str, y: float, used):
+    """Critical values at the grid points ``used`` (indices), computed once per process."""
+    import numpy as np
+
+    from .t_tail import critical_values
+
+    if any((side, y, g) not in _CRITICAL for g in used.tolist()):
+        if len(_CRITICAL) > 200_000:
+            _CRITICAL.clear()
+        # The whole grid up to a doubling past the largest df asked for, in one call (its cost is
+        # mostly per call): the next task's pairs, with other dfs, find theirs there.
+        top = min(int(used.max()) + _GRID_STEPS, _GRID_TOP)
+        missing = [g for g in range(top + 1) if (side, y, g) not in _CRITICAL]
+        crit = critical_values(2.0 ** (np.array(missing) / _GRID_STEPS), y, side)
+        _CRITICAL.update(((side, y, g), c) for g, c in zip(missing, crit.tolist()))
+    return np.array([_CRITICAL[side, y, g] for g in used.tolist()])
 
 
 @lru_cache(maxsize=8)

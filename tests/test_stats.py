@@ -357,3 +357,72 @@ def test_tail_bounds_are_never_wrong():
         below, above = surely("below", t, _df_levels(df), y), surely("above", t, _df_levels(df), y)
         assert (p[below] < y).all() and (p[above] >= y).all()
         assert below.sum() + above.sum() > 0.5 * len(t)  # and they decide most pairs
+
+
+def test_ranking_a_large_task_imports_no_scipy():
+    # The decisions come from regsuite.t_tail; scipy.special (0.15-0.3 s CPU to import) only when one
+    # is within the margin. 300 methods x 5 seeds: 44,850 pairs, most of them significant.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from regsuite.stats import dominance_ranks\n"
+        "rng = np.random.default_rng(4)\n"
+        "s = {f'm{i}': list(rng.normal(rng.normal(0, 1), 0.1, 5)) for i in range(300)}\n"
+        "r = dominance_ranks(s, 'max')\n"
+        "print(len(set(r.values())) > 50, 'scipy.special' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False"]
+
+
+def _random_task(rng):
+    import numpy as np
+
+    k = int(rng.choice([3, 20, 60, 150]))
+    spread = float(rng.choice([0.05, 1.0, 5.0]))
+    samples = {}
+    for m in range(k):
+        n = int(rng.choice([1, 2, 3, 5, 5, 11]))
+        samples[f"m{m}"] = list(rng.normal(rng.normal(0, spread), float(rng.choice([1e-3, 0.3, 1.0])), n))
+    return samples, float(rng.choice([0.05, 0.01, 0.2])), str(rng.choice(["max", "min"]))
+
+
+def test_ranks_stay_exact_with_a_tail_that_errs_within_the_margin(monkeypatch):
+    # Each approximate p off by up to a tenth of the margin, at random: every decision is still exact
+    # (the step-down checks each comparison against the margin, or lets scipy decide).
+    import numpy as np
+
+    import regsuite.t_tail as t_tail
+
+    real = t_tail.log_tail
+    noise = np.random.default_rng(8)
+
+    def erring(t_abs, df):
+        log_p, ok = real(t_abs, df)
+        return log_p + noise.uniform(-0.1, 0.1, np.shape(log_p)) * t_tail.MARGIN, ok
+
+    monkeypatch.setattr(t_tail, "log_tail", erring)
+    rng = np.random.default_rng(9)
+    for case in range(12):
+        samples, alpha, direction = _random_task(rng)
+        assert dominance_ranks(samples, direction, alpha) == _brute_force_ranks(samples, direction, alpha), case
+
+
+def test_a_comparison_within_the_margin_goes_to_scipy(monkeypatch):
+    # With a margin of 50% nearly every step-down has a comparison within it: scipy decides, exactly.
+    import numpy as np
+    import scipy.special
+
+    import regsuite.t_tail as t_tail
+
+    monkeypatch.setattr(t_tail, "MARGIN", 0.5)
+    calls = []
+    real = scipy.special.stdtr
+    monkeypatch.setattr(scipy.special, "stdtr", lambda df, x: calls.append(1) or real(df, x))
+    rng = np.random.default_rng(10)
+    for case in range(15):
+        samples, alpha, direction = _random_task(rng)
+        assert dominance_ranks(samples, direction, alpha) == _brute_force_ranks(samples, direction, alpha), case
+    assert calls
