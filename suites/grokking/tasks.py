@@ -97,8 +97,11 @@ class ModAdd(ModularArithmetic):
     # Losses by name, not the whole family: a harmonic loss costs ~10x an AdamW step here (its
     # distance layer), so the four harmonic variants alone would cost more than the rest of the board.
     leaderboard_families = frozenset({"gradient-transform", "regularizer"})
+    # adam+perp-grad: the paper's setting of perp-grad (no weight decay; under the task's AdamW with
+    # wd 1 the projection lets the decay shrink every tensor and it never learns, docs/methods.md).
     leaderboard_extra = frozenset({"adam", "sgd", "lion", "muon",  # adam: the weight-decay ablation
-                                   "stablemax", "harmonic-euclidean", "label-smoothing", "focal", "mixup"})
+                                   "stablemax", "harmonic-euclidean", "label-smoothing", "focal", "mixup",
+                                   "adam+perp-grad"})
     operation = "add"
     description = (
         "(a + b) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding MLP "
@@ -120,10 +123,12 @@ class ModSub40(ModularArithmetic):
     # and 70%); a / b is a - b mod 58 relabelled (for a != 0) and a^2 + b^2 grokked sooner. See docs/performance.md.
     # Batch 128: a step costs about half of a 512 one, and the time stays ~2x mod-add's in steps.
     # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the gradient transforms and the
-    # methods with grokking claims or mod-add effects; no harmonic loss (~10x a step), no optimizer
-    # that never groks on mod-add (sgd, lion, muon: each run would spend the whole budget).
+    # methods with grokking claims or mod-add effects (harmonic-euclidean, a suite default, since its
+    # distances are one matmul); no optimizer that never groks on mod-add (sgd, lion, muon: each run
+    # would spend the whole budget).
     leaderboard_families = frozenset({"gradient-transform"})
-    leaderboard_extra = frozenset({"adam", "stablemax", "label-smoothing", "mixup", "l2", "l2-init", "l1"})
+    leaderboard_extra = frozenset({"adam", "stablemax", "harmonic-euclidean", "label-smoothing", "mixup", "l2",
+                                   "l2-init", "l1"})
     operation = "sub"
     train_fraction = 0.4
     batch_size = 128
