@@ -207,6 +207,8 @@ class _Pairs:
         of the true p is within the margin of the approximate one). Otherwise, or for a pair the
         module cannot compute, ``scipy.special.stdtr`` decides, as before.
         """
+        import numpy as np
+
         from .t_tail import MARGIN, log_tail
 
         def approximate(idx):
@@ -215,8 +217,6 @@ class _Pairs:
             if not ok.all():
                 p[~ok] = _exact_tail(self.t[idx[~ok]], self.df[idx[~ok]])
             return p
-
-        import numpy as np
 
         if len(self.t):
             got = self._step_down(alpha, approximate, 4 * MARGIN)
