@@ -252,11 +252,13 @@ class _Pairs:
         rejected = np.zeros(len(t), bool)
         known = odd  # the pairs with a p
         u, low = y, None
+        # A few thousand tail probabilities cost less than finding the grid's critical values.
+        grid = len(pending) > _DIRECT_MAX
         while True:
             u = min(2 * u, alpha)
-            above = surely("above", t_abs, level, u) if u < alpha else np.zeros(len(pending), bool)
+            above = surely("above", t_abs, level, u) if grid and u < alpha else np.zeros(len(pending), bool)
             below = np.zeros(len(pending), bool)
-            if low is None:
+            if low is None and grid:
                 below[~above] = surely("below", t_abs[~above], level[~above], y)
                 rejected[pending[below]] = True
             exact = pending[~above & ~below]
@@ -301,6 +303,7 @@ def _df_levels(df):
     return level
 
 
+_DIRECT_MAX = 20_000  # pairs below alpha up to which every tail is computed, without the df grid
 _GRID_STEPS = 64  # df grid points per doubling: 2 ** (k / 64), k = 0, 1, ...
 _GRID_TOP = 30 * _GRID_STEPS  # the grid ends at df = 2 ** 30
 
@@ -328,11 +331,17 @@ def surely(side: str, t_abs, level, y: float):
     k = np.where(valid, k, 0).astype(int)
     used = np.flatnonzero(np.bincount(k[valid]))
     table = np.full(int(used.max()) + 1, np.nan)  # NaN compares False: no decision
-    table[used] = _critical(side, float(y), used)
+    # The level moved to the safe side, onto a grid of 32 levels per doubling (|t| > c for a lower level
+    # still means p < y; |t| < c for a higher one, p >= y): tasks with other numbers of pairs share them.
+    step = math.floor(_LEVEL_STEPS * math.log2(y)) + (-1 if below else 1)
+    level = min(2.0 ** (step / _LEVEL_STEPS), 1.0)
+    level = level if (level < y if below else level > y) else y  # (log2's rounding: never the wrong side)
+    table[used] = _critical(side, level, used)
     with np.errstate(invalid="ignore"):
         return valid & ((t_abs > table[k]) if below else (t_abs < table[k]))
 
 
+_LEVEL_STEPS = 32  # levels per doubling that critical values are computed for
 _CRITICAL: dict = {}  # (side, y, grid index) -> |t| threshold; NaN: none found
 
 
@@ -345,10 +354,7 @@ def _critical(side: str, y: float, used):
     if any((side, y, g) not in _CRITICAL for g in used.tolist()):
         if len(_CRITICAL) > 200_000:
             _CRITICAL.clear()
-        # The whole grid up to a doubling past the largest df asked for, in one call (its cost is
-        # mostly per call): the next task's pairs, with other dfs, find theirs there.
-        top = min(int(used.max()) + _GRID_STEPS, _GRID_TOP)
-        missing = [g for g in range(top + 1) if (side, y, g) not in _CRITICAL]
+        missing = [g for g in used.tolist() if (side, y, g) not in _CRITICAL]
         crit = critical_values(2.0 ** (np.array(missing) / _GRID_STEPS), y, side)
         _CRITICAL.update(((side, y, g), c) for g, c in zip(missing, crit.tolist()))
     return np.array([_CRITICAL[side, y, g] for g in used.tolist()])

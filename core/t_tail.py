@@ -76,10 +76,12 @@ def _log_fraction(a, b, x):
     modified Lentz method; and where it converged."""
     import numpy as np
 
-    f = np.ones_like(x)
-    c = np.ones_like(x)
-    d = np.zeros_like(x)
-    done = np.zeros(x.shape, bool)
+    shape = x.shape
+    a, b, x = (np.broadcast_to(v, shape).ravel() for v in (a, b, x))
+    f_all = np.ones(x.size)
+    done_all = np.zeros(x.size, bool)
+    active = np.arange(x.size)  # entries still iterating: most converge in a few dozen terms
+    f, c, d = np.ones(x.size), np.ones(x.size), np.zeros(x.size)
     for j in range(1, _TERMS + 1):
         m = j // 2
         if j % 2:  # d_{2m+1}
@@ -92,11 +94,17 @@ def _log_fraction(a, b, x):
         c = np.where(np.abs(c) < _TINY, _TINY, c)
         d = 1 / d
         step = c * d
-        f = np.where(done, f, f * step)
-        done |= np.abs(step - 1) < 1e-16
-        if done.all():
-            break
-    return np.log(f), done & np.isfinite(f) & (f > 0)
+        f = f * step
+        done = np.abs(step - 1) < 1e-16
+        if done.any():
+            f_all[active[done]] = f[done]
+            done_all[active[done]] = True
+            keep = ~done
+            if not keep.any():
+                break
+            active, a, b, x, f, c, d = (v[keep] for v in (active, a, b, x, f, c, d))
+    f_all = f_all.reshape(shape)
+    return np.log(f_all), done_all.reshape(shape) & np.isfinite(f_all) & (f_all > 0)
 
 
 def critical_values(df, level, side: str):
@@ -129,8 +137,11 @@ def critical_values(df, level, side: str):
         log_f = log_c - 0.5 * (df + 1) * np.log1p(t * t / df)
         slope = -2 * np.exp(s + log_f - np.where(ok, log_p, 0.0))
         step = (log_p - log_target) / slope
-        new = s - np.where(ok, step, 0.0)
-        s = np.clip(new, lo, np.maximum(hi, lo))
+        new = np.clip(s - np.where(ok, step, 0.0), lo, np.maximum(hi, lo))
+        moved = np.abs(new - s)
+        s = new
+        if not (moved > 1e-13).any():  # converged (in log |t|) everywhere
+            break
     crit = np.exp(s)
     crit = crit * (1 + 1e-9) if below else crit * (1 - 1e-9)  # to the safe side of the root
     log_p, ok = log_tail(crit, df)

@@ -322,7 +322,8 @@ def test_dominance_ranks_on_large_and_odd_tasks_agree_with_brute_force():
 def test_a_large_task_needs_few_tail_probabilities(monkeypatch):
     # 200 methods x 5 seeds: 19,900 pairs, most with p < alpha, few near Holm's thresholds. Only
     # those (and some the df grid cannot bound) get an exact tail probability (the step-down's decisions need nothing else), and the
-    # ranks are those of testing every pair.
+    # ranks are those of testing every pair. (Since regsuite.t_tail, scipy's stdtr decides only a
+    # comparison within the margin: here none.)
     import numpy as np
     import scipy.special
 
@@ -403,8 +404,11 @@ def test_ranks_stay_exact_with_a_tail_that_errs_within_the_margin(monkeypatch):
         log_p, ok = real(t_abs, df)
         return log_p + noise.uniform(-0.1, 0.1, np.shape(log_p)) * t_tail.MARGIN, ok
 
+    import regsuite.stats as stats
+
     monkeypatch.setattr(t_tail, "log_tail", erring)
     rng = np.random.default_rng(9)
+    monkeypatch.setattr(stats, "_DIRECT_MAX", 0)  # the df grid's critical values too, on every task
     for case in range(12):
         samples, alpha, direction = _random_task(rng)
         assert dominance_ranks(samples, direction, alpha) == _brute_force_ranks(samples, direction, alpha), case
@@ -417,7 +421,10 @@ def test_a_comparison_within_the_margin_goes_to_scipy(monkeypatch):
 
     import regsuite.t_tail as t_tail
 
+    import regsuite.stats as stats
+
     monkeypatch.setattr(t_tail, "MARGIN", 0.5)
+    monkeypatch.setattr(stats, "_DIRECT_MAX", 0)
     calls = []
     real = scipy.special.stdtr
     monkeypatch.setattr(scipy.special, "stdtr", lambda df, x: calls.append(1) or real(df, x))
