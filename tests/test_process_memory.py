@@ -35,8 +35,10 @@ def test_reused_large_arrays_fault_only_once():
     # 20 rounds of three 8 MB arrays (1,954 pages each). By default glibc's threshold follows the largest
     # freed block (8 MB: later arrays come from the heap), but 24 MB freed at the heap's top exceeds
     # twice that, so the heap is trimmed and the next round faults its pages in again (measured about
-    # 27,000 faults); with the freed memory kept, the rounds reuse the first one's pages.
-    assert _faults("default") > 10 * 1_954
+    # 27,000 faults; 17,000 under a loaded pytest -n 2); with the freed memory kept, the rounds reuse
+    # the first one's pages. The default's count is glibc's heuristics under the machine's memory
+    # state, so only "several rounds fault again" is asserted of it.
+    assert _faults("default") > 4 * 1_954
     assert _faults("keep") < 1_954
 
 
