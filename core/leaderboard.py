@@ -60,6 +60,46 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
     return ok, skipped
 
 
+def same_as_baseline_at_defaults(out: Path, task, names: list[str]) -> list[str]:
+    """Methods whose defaults trial gave exactly the baseline's defaults-trial numbers on ``task``.
+
+    Trial 1 of every method is its defaults on the trial seed, on the task's defaults otherwise;
+    a method that matches the baseline there to the last bit, on both the validation and the
+    primary metric, most likely never acted on the task (a hook the task's loop does not call, a
+    loss level training never reaches): its row then measures the lr window, not the method.
+    """
+    import json
+
+    from .tune import selection_path
+
+    def first_trials(method: str) -> dict:
+        """protocol part of the record's file name -> the record's defaults trial (when it ran ok)."""
+        pattern = selection_path(out, task.key(), method, "*")
+        found = {}
+        for path in sorted(pattern.parent.glob(pattern.name)):
+            try:
+                trials = json.loads(path.read_text()).get("trial_runs") or []
+            except (OSError, ValueError, AttributeError):
+                continue
+            if trials and trials[0].get("status") == "ok":
+                found[path.name.rsplit("__", 1)[-1]] = trials[0]
+        return found
+
+    names_of = (task.validation.name, task.primary.name)
+    baseline = first_trials(task.baseline)
+    same = []
+    for name in names:
+        if name == task.baseline:
+            continue
+        for protocol, trial in first_trials(name).items():
+            base = baseline.get(protocol)
+            values = [trial.get(k) for k in names_of]
+            if base is not None and None not in values and values == [base.get(k) for k in names_of]:
+                same.append(name)
+                break
+    return same
+
+
 def _defaults_track(reg, task, names: list[str], which: str, seeds: int) -> list[str]:
     if which == "none" or not seeds:
         return []
@@ -168,6 +208,9 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
                 if not quiet:
                     click.echo(f"   {min(start + chunk, len(names))}/{len(names)} methods of {task.key()} done",
                                err=True)
+            for name in same_as_baseline_at_defaults(out, task, names):
+                click.echo(f"warning: {name} on {task.key()}: its defaults trial equals the baseline's to the last bit "
+                           f"({task.validation.name} and {task.primary.name}); it may never act on this task", err=True)
             if plain:
                 defaults = build_plan(reg, tasks=[task.key()], methods=plain, seeds=default_seeds, tier=None)
                 run_plan(reg, defaults.runs, Store(out), executor=executor, device=device, data_dir=data_dir,

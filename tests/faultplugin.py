@@ -117,6 +117,20 @@ class Nap(Method):
         time.sleep(self.hp["seconds"])
 
 
+class IdleReg(Method):
+    """A constant penalty: at its default weight 0 it changes nothing (a method that never acts)."""
+
+    name = "idle-reg"
+    family = "regularizer"
+    citation = CITE
+    defaults = {"weight": 0.0}
+    space = {"weight": Uniform(0.0, 1.0)}
+
+    @hookimpl
+    def regsuite_penalty(self, model, outputs, batch, state):
+        return self.hp["weight"]
+
+
 class ProbeOpt(Method):
     """The probe task's optimizer: a learning rate and nothing else."""
 
@@ -160,7 +174,7 @@ class Probe(Task):
 
 @hookimpl
 def regsuite_methods():
-    return [Diverge, DivergeAt, Boom, Hang, Crash, Stop, Nap, ProbeOpt]
+    return [Diverge, DivergeAt, Boom, Hang, Crash, Stop, Nap, IdleReg, ProbeOpt]
 
 
 @hookimpl

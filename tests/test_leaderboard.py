@@ -39,6 +39,22 @@ def test_leaderboard_runs_both_tracks_and_resumes(tmp_path):
     assert again.exit_code == 0 and len(Store(tmp_path).runs()) == 3  # everything cached, nothing repeated
 
 
+def test_a_method_identical_to_the_baseline_at_its_defaults_is_flagged(tmp_path):
+    # idle-reg adds a constant penalty, weight 0 by default: its defaults trial is the baseline's,
+    # to the last bit (val_score -1 = -(log10 0.1 + 2)^2 for both); probe-opt is the baseline itself.
+    res = _invoke("leaderboard", "--tier", "smoke", "--task", "faults/probe", "--method", "probe-opt", "--method",
+                  "idle-reg", "--trials", "2", "--seeds", "1", "--default-seeds", "0", "--out", str(tmp_path), "--quiet")
+    assert res.exit_code == 0, res.output
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert warnings == ["warning: idle-reg on faults/probe: its defaults trial equals the baseline's to the last bit "
+                        "(val_score and test_score); it may never act on this task"]
+    from regsuite.leaderboard import same_as_baseline_at_defaults
+    from regsuite.registry import build_registry
+
+    task = build_registry(plugin_options=("faultplugin",)).task("faults/probe")
+    assert same_as_baseline_at_defaults(tmp_path, task, ["probe-opt", "idle-reg", "nap"]) == ["idle-reg"]
+
+
 def test_applicable_methods_follow_requires_and_the_tasks_families():
     from regsuite.leaderboard import applicable_methods
     from regsuite.registry import build_registry
