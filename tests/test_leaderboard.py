@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from click.testing import CliRunner
+from faults_cli import invoke as _invoke
 
 from regsuite.cli import cli
 from regsuite.store import Store
-
-TESTS = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def plugin_path(monkeypatch):
-    monkeypatch.syspath_prepend(str(TESTS))
-
-
-def _invoke(*args):
-    return CliRunner().invoke(cli, ["-p", "faultplugin", *args])
 
 
 def test_leaderboard_runs_both_tracks_and_resumes(tmp_path):

@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
+from faults_cli import invoke as _invoke
 
-from regsuite.cli import cli
 from regsuite.store import Store
-
-TESTS = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def plugin_path(monkeypatch):
-    monkeypatch.syspath_prepend(str(TESTS))
-
-
-def _invoke(*args):
-    return CliRunner().invoke(cli, ["-p", "faultplugin", *args])
 
 
 def test_finals_of_a_superseded_selection_move_to_superseded_with_their_curves(tmp_path):

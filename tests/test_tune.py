@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from regsuite.cli import cli
+from faults_cli import invoke as _invoke
+
 from regsuite.store import Store
-
-TESTS = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def plugin_path(monkeypatch):
-    monkeypatch.syspath_prepend(str(TESTS))
-
-
-def _invoke(*args):
-    return CliRunner().invoke(cli, ["-p", "faultplugin", *args])
 
 
 def test_tune_selects_on_validation_and_reruns_the_choice(tmp_path):
