@@ -76,6 +76,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     assert ddp.max_param_divergence(model, info) == 0.0
     if rank == 0:
         torch.save([p.detach() for p in model.parameters()], out)
+    # Both ranks leave together: a rank tearing gloo down while the other still has a pending
+    # connection aborted the process (SIGABRT, "terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 
