@@ -99,9 +99,11 @@ class ModAdd(ModularArithmetic):
     leaderboard_families = frozenset({"gradient-transform", "regularizer"})
     # adam+perp-grad: the paper's setting of perp-grad (no weight decay; under the task's AdamW with
     # wd 1 the projection lets the decay shrink every tensor and it never learns, docs/methods.md).
+    # bloop+l2: Bloop needs an auxiliary loss (without a penalty it is plain training); its row
+    # reads against l2's.
     leaderboard_extra = frozenset({"adam", "sgd", "lion", "muon",  # adam: the weight-decay ablation
                                    "stablemax", "harmonic-euclidean", "label-smoothing", "focal", "mixup",
-                                   "adam+perp-grad"})
+                                   "adam+perp-grad", "bloop+l2"})
     operation = "add"
     description = (
         "(a + b) mod 59, half of the 3,481 pairs for training (1,740 / 870 val / 871 test), embedding MLP "
@@ -127,8 +129,10 @@ class ModSub40(ModularArithmetic):
     # distances are one matmul); no optimizer that never groks on mod-add (sgd, lion, muon: each run
     # would spend the whole budget).
     leaderboard_families = frozenset({"gradient-transform"})
+    # bloop+l2: Bloop needs an auxiliary loss (without a penalty it is plain training); its row
+    # reads against l2's.
     leaderboard_extra = frozenset({"adam", "stablemax", "harmonic-euclidean", "label-smoothing", "mixup", "l2",
-                                   "l2-init", "l1"})
+                                   "l2-init", "l1", "bloop+l2"})
     operation = "sub"
     train_fraction = 0.4
     batch_size = 128
