@@ -68,21 +68,17 @@ def same_as_baseline_at_defaults(out: Path, task, names: list[str]) -> list[str]
     primary metric, most likely never acted on the task (a hook the task's loop does not call, a
     loss level training never reaches): its row then measures the lr window, not the method.
     """
-    import json
+    from .selections import read_selections
 
-    from .tune import selection_path
+    records, _ = read_selections(out)  # a damaged record only loses its method this warning
 
     def first_trials(method: str) -> dict:
-        """protocol part of the record's file name -> the record's defaults trial (when it ran ok)."""
-        pattern = selection_path(out, task.key(), method, "*")
+        """protocol -> the method's defaults trial on ``task`` (when it ran ok)."""
         found = {}
-        for path in sorted(pattern.parent.glob(pattern.name)):
-            try:
-                trials = json.loads(path.read_text()).get("trial_runs") or []
-            except (OSError, ValueError, AttributeError):
-                continue
-            if trials and trials[0].get("status") == "ok":
-                found[path.name.rsplit("__", 1)[-1]] = trials[0]
+        for record in records:
+            trials = record.get("trial_runs") or []
+            if (record["task"], record["method"]) == (task.key(), method) and trials and trials[0].get("status") == "ok":
+                found[record["protocol"]] = trials[0]
         return found
 
     names_of = (task.validation.name, task.primary.name)

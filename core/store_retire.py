@@ -31,16 +31,13 @@ def _canonical(hparams) -> str:
 
 def selections(root: Path) -> dict[tuple[str, str, str], str]:
     """(task, method, protocol) -> canonical JSON of the selected hyperparameters."""
-    out = {}
-    for path in sorted((Path(root) / "tuning" / "selections").glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-            selected = record.get("selected") or {}
-            if "hparams" in selected:
-                out[(record["task"], record["method"], record["protocol"])] = _canonical(selected["hparams"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            raise UsageError(f"{path} is not a readable selection record; nothing was moved") from None
-    return out
+    from .selections import read_selections
+
+    records, problems = read_selections(root)
+    if problems:  # moving finals on a partial view of the selections could retire the wrong rows
+        raise UsageError(f"{problems[0]}; nothing was moved")
+    return {(r["task"], r["method"], r["protocol"]): _canonical(r["selected"]["hparams"])
+            for r in records if r.get("selected") and "hparams" in r["selected"]}
 
 
 def stale_ids(runs, chosen: dict) -> dict[str, tuple[str, str, str]]:

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import warnings
 from pathlib import Path
 
 import click
 
 from .errors import UsageError
+from .selections import selection_path, write_selection
 from .validate import OutDir
 from .executors.options import build as build_executor, executor_options
 
@@ -127,17 +127,6 @@ def select(task, rows: list[dict]) -> dict | None:
         if best is None or key < best_key:
             best, best_key = row, key
     return best
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"could not write the tuning record {path}: {exc.strerror or exc}") from None
 
 
 @click.command()
@@ -254,7 +243,7 @@ def run_tuning(reg, base_specs, *, trials: int, sampler: str, tuning_seed: int, 
             summary.append((spec.task, spec.method, selected_value_text(task, best),
                             " ".join(f"{c}.{k}={chosen[c][k]:.4g}" if isinstance(chosen[c][k], float)
                                      else f"{c}.{k}={chosen[c][k]}" for c, k, _ in dims)))
-        _write_json(selection_path(out, spec.task, spec.method, protocol), record)
+        write_selection(selection_path(out, spec.task, spec.method, protocol), record)
     counts = run_plan(reg, finals, store, executor=executor, **run_kw) if finals else {}
     return summary, finals, counts
 
@@ -267,11 +256,6 @@ def selected_value_text(task, row: dict) -> str:
     target = getattr(task, "target", None)
     end = _metric(row, target.metric) if target is not None else None
     return "not reached" + (f" ({target.metric} {end:.4f})" if end is not None else "")
-
-
-def selection_path(out: Path, task: str, method: str, protocol: str) -> Path:
-    safe = f"{task}__{method}__{protocol}".replace("/", "_").replace(":", "_")
-    return Path(out) / "tuning" / "selections" / f"{safe}.json"
 
 
 def _metric(row: dict, name: str):

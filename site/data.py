@@ -143,8 +143,7 @@ def load(paths, registry=None) -> SiteData:
 
 def _tuning(stores: list[Path], problems: list[str]) -> tuple[pd.DataFrame | None, list[dict]]:
     """The tuning trials and selection records each store's ``tuning/`` folder holds (``regsuite tune``)."""
-    import json
-
+    from regsuite.selections import read_selections
     from regsuite.store import Store
 
     trials, selections = [], []
@@ -154,17 +153,9 @@ def _tuning(stores: list[Path], problems: list[str]) -> tuple[pd.DataFrame | Non
             store = Store(folder)
             trials.append(store.runs())
             problems.extend(store.problems)
-        for file in sorted((folder / "selections").glob("*.json")) if (folder / "selections").is_dir() else []:
-            try:
-                record = json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                problems.append(f"{file}: unreadable tuning record ({exc})")
-                continue
-            if isinstance(record, dict) and isinstance(record.get("task"), str) and isinstance(
-                    record.get("method"), str):
-                selections.append(record)
-            else:
-                problems.append(f"{file}: not a tuning record (no task and method)")
+        records, unreadable = read_selections(path)
+        selections.extend(records)
+        problems.extend(unreadable)
     frame = _dedupe_runs(pd.concat(trials, ignore_index=True)) if trials else None
     return frame, selections
 

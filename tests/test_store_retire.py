@@ -52,5 +52,6 @@ def test_retire_refuses_a_folder_without_results_and_a_damaged_record(tmp_path):
     record_file = next((tmp_path / "tuning" / "selections").glob("*.json"))
     record_file.write_text("{not json")
     res = _invoke("results", "retire", "--results", str(tmp_path))
-    assert res.exit_code == 2 and "is not a readable selection record; nothing was moved" in res.stderr
+    assert res.exit_code == 2 and "unreadable tuning record" in res.stderr and res.stderr.strip().endswith("nothing was moved")
+    assert res.stderr.count("\n") == 1
     assert len(Store(tmp_path).runs()) == 1
