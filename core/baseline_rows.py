@@ -37,34 +37,53 @@ def baseline_source(option: str | None, results_dirs) -> Path | None:
 
 def with_baselines(runs, baselines: dict[str, str], source):
     """``runs`` plus, for each task group without rows of its baseline method, that method's rows
-    from the store ``source``. Returns ``(runs, added)``, ``added`` listing ``(task, method, n)``."""
+    from the store ``source``. Returns ``(runs, added)``, ``added`` listing ``(task, method, n)``.
+
+    Only what the table needs is read from ``source``: the columns ``runs`` has plus the ones scoring
+    reads (a censored baseline run's budget is in ``metrics``), and only when some group misses its
+    baseline; the rows are then picked without pandas' group-by (a handful of groups).
+    """
     import pandas as pd
 
     if source is None or not len(runs):
         return runs, []
-    groups = runs[KEYS + ["method"]].astype(str).drop_duplicates()
-    missing = []
-    for key, part in groups.groupby(KEYS, sort=True):
-        task = dict(zip(KEYS, key))["task"]
-        base = baselines.get(task)
-        if base and base not in set(part["method"]):
-            missing.append((key, base))
+    missing = _missing_groups(runs, baselines)
     if not missing:
         return runs, []
-    stored = source.runs()
+    from .scoring import INPUT_COLUMNS
+    from .store_files import RUNS_SCHEMA
+
+    wanted = set(runs.columns) | set(INPUT_COLUMNS)
+    stored = source.runs(columns=[c for c in RUNS_SCHEMA.names if c in wanted])
     if not len(stored):
         return runs, []
-    text = stored[KEYS + ["method"]].astype(str)
+    # The same string comparison as the group keys (astype(str)), on plain lists.
+    text = list(zip(*(stored[c].astype(str).tolist() for c in KEYS + ["method"])))
     taken, added = [], []
     for key, base in missing:
-        mask = text["method"] == base
-        for col, value in zip(KEYS, key):
-            mask &= text[col] == value
-        rows = stored[mask]
-        if len(rows):
-            taken.append(rows)
+        target = (*key, base)
+        rows = [i for i, row in enumerate(text) if row == target]  # in the store's row order
+        if rows:
+            taken.append(stored.iloc[rows])
             added.append((dict(zip(KEYS, key))["task"], base, len(rows)))
     if not taken:
         return runs, []
     merged = pd.concat([runs, *taken], ignore_index=True)
     return merged.drop_duplicates("run_id", keep="first").reset_index(drop=True), added
+
+
+def _missing_groups(runs, baselines: dict[str, str]) -> list[tuple[tuple[str, ...], str]]:
+    """The task groups (sorted by their keys) whose baseline method has no row in ``runs``, each with that
+    method. Keys as ``astype(str)`` gives them; a group with a missing key is skipped, as a group-by would."""
+    columns = [runs[c].astype(str).tolist() for c in KEYS + ["method"]]
+    methods: dict[tuple, set] = {}
+    for *key, method in zip(*columns):
+        if any(not isinstance(v, str) for v in key):  # NaN: pandas' str dtype keeps it missing
+            continue
+        methods.setdefault(tuple(key), set()).add(method)
+    missing = []
+    for key in sorted(methods):
+        base = baselines.get(dict(zip(KEYS, key))["task"])
+        if base and base not in methods[key]:
+            missing.append((key, base))
+    return missing
