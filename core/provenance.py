@@ -15,10 +15,41 @@ TRACKED = ("torch", "numpy", "pytorch-optimizer", "scikit-learn", "scipy", "POT"
 
 
 def _version(dist: str) -> str | None:
+    """``importlib.metadata.version(dist)``, or None when not installed.
+
+    The same distribution (``Distribution.from_name``, as ``version`` looks it up), but its Version
+    header read from the METADATA text directly: ``version`` parses every header of the file with the
+    email package, a millisecond each, and a run's row asks for twelve (tests/test_provenance.py checks
+    the two agree on every installed distribution). Anything unusual goes to ``version`` itself.
+    """
     try:
-        return metadata.version(dist)
+        found = metadata.Distribution.from_name(dist)
     except metadata.PackageNotFoundError:
         return None
+    return _header_version(found) or found.version
+
+
+def _header_version(found) -> str | None:
+    """The first ``Version:`` header (any case, as the email parser finds it); None when absent or folded."""
+    text = found.read_text("METADATA") or found.read_text("PKG-INFO")
+    if not text:
+        return None
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        line = line.rstrip("\r")
+        if not line:
+            return None  # end of the headers
+        if line[:1] in (" ", "\t"):
+            continue  # the continuation of another header
+        name, colon, value = line.partition(":")
+        if not colon or not name or not all("!" <= ch <= "~" for ch in name):
+            return None  # not a header line: the email parser's rules decide
+        if name.lower() == "version":
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            if following[:1] in (" ", "\t"):
+                return None  # a folded header: left to the email parser
+            return value.lstrip(" \t") or None
+    return None
 
 
 @functools.lru_cache(maxsize=1)
