@@ -45,6 +45,17 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
         return pd.DataFrame(columns=COLUMNS)
     baselines = baselines or {}
     references = set(references or ())
+    from .scoring_small import SMALL_ROWS, aggregate_small
+
+    if len(runs) <= SMALL_ROWS:  # the same frame on plain lists: pandas costs milliseconds per operation
+        small = aggregate_small(runs, baselines, references, alpha)
+        if small is not None:
+            return small
+    return _aggregate_frame(runs, baselines, references, alpha)
+
+
+def _aggregate_frame(runs: pd.DataFrame, baselines: dict, references: set, alpha: float) -> pd.DataFrame:
+    """:func:`aggregate` with pandas' group-by, for any size (the reference for :mod:`regsuite.scoring_small`)."""
     runs = current_versions(runs)
     ok = runs["status"] == "ok"
     frame = runs[GROUP + ["primary_metric", "primary_direction"]].copy()
