@@ -52,6 +52,31 @@ class RegsuiteGroup(click.Group):
 INTERRUPTED = "interrupted; finished runs are stored, re-run the same command to resume"
 
 
+def _lazy_command(group: click.Group, name: str) -> None:
+    if name in LAZY_COMMANDS and name not in group.commands:
+        import importlib
+
+        module, attribute = LAZY_COMMANDS[name]
+        group.add_command(getattr(importlib.import_module(module, __package__), attribute), name)
+
+
+class _TopGroup(RegsuiteGroup):
+    """The top-level group: the commands of :data:`LAZY_COMMANDS` are imported when used."""
+
+    def list_commands(self, ctx):
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx, name):
+        _lazy_command(self, name)
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in LAZY_COMMANDS:
+            for name in LAZY_COMMANDS:  # an unknown name: click suggests close ones from every command
+                _lazy_command(self, name)
+        return super().resolve_command(ctx, args)
+
+
 def one_line(text: str) -> str:
     """Click's messages may span lines (a hint, a list of choices): keep them on one."""
     return "; ".join(part.strip() for part in str(text).splitlines() if part.strip()) or "bad input"
@@ -75,7 +100,7 @@ class Ctx:
         return self._registry
 
 
-@click.group(cls=RegsuiteGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_TopGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-p", "plugin_options", multiple=True, metavar="NAME",
               help="Load plugin NAME (entry point or module); -p no:NAME blocks it.")
 @click.version_option(package_name="regsuite")
@@ -384,20 +409,17 @@ def _echo_table(header, rows) -> None:
         click.echo(fmt.format(*map(str, row)).rstrip())
 
 
-# Commands defined in their own modules; one line each.
+# Commands defined in their own modules, one line each: name -> (module, attribute). They are imported when
+# named (or listed by --help, or a typo needs their names for its suggestion), so a bench does not import them.
 # (site, check: core/site_cli.py and core/check.py; tune, executors: core/tune.py; plugin: core/scaffold.py)
-from .scaffold import plugin_group as _plugin_group  # noqa: E402
-cli.add_command(_plugin_group)
-from .check import check as _check_command  # noqa: E402
-cli.add_command(_check_command)
-from .site_cli import site as _site_group  # noqa: E402
-cli.add_command(_site_group)
-from .tune import tune as _tune_command  # noqa: E402
-cli.add_command(_tune_command)
-from .show import show as _show_command  # noqa: E402
-cli.add_command(_show_command)
-from .leaderboard import leaderboard as _leaderboard_command  # noqa: E402
-cli.add_command(_leaderboard_command)
+LAZY_COMMANDS = {
+    "plugin": (".scaffold", "plugin_group"),
+    "check": (".check", "check"),
+    "site": (".site_cli", "site"),
+    "tune": (".tune", "tune"),
+    "show": (".show", "show"),
+    "leaderboard": (".leaderboard", "leaderboard"),
+}
 
 
 def main(argv=None) -> None:
