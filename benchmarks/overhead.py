@@ -1,6 +1,6 @@
 """regsuite's whole-process overhead over a bare PyTorch script doing the same training and evaluation.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/overhead.py [--pairs 7] [--keep DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/overhead.py [--pairs 7] [--before PYTHONPATH]
 
 One side is ``regsuite bench --task digits-mlp --method adamw --seeds 1 --threads 1 --quiet`` into a fresh
 results directory (so nothing is cached); the other is :data:`BARE`, a stand-alone script with the same data
@@ -15,6 +15,11 @@ bit on CPU), so the two did the same work. What regsuite adds beyond that is imp
 pandas and pyarrow for the store, the built-in plugins), the registry, the run id, the store's files, its
 provenance, and the end-of-run diagnostics the task asks for (digits-mlp: Hessian top eigenvalue and trace,
 gradient and weight norms): their share is timed separately, in process.
+
+``--before DIR`` measures a third side in the same rotation: the same bench with ``PYTHONPATH=DIR``, a tree
+holding an earlier regsuite as an importable ``regsuite`` package (``git archive REV core plugins suites site``,
+then ``core`` renamed ``regsuite`` with the other three moved inside it), so a change is measured before and
+after under the same load rather than in two runs minutes apart.
 """
 
 from __future__ import annotations
@@ -138,6 +143,8 @@ def diagnostics_cpu() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--before", metavar="PYTHONPATH", default=None,
+                        help="also measure the bench of an earlier regsuite importable from this directory")
     args = parser.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # users import from __pycache__
@@ -150,20 +157,31 @@ def main() -> None:
             return [sys.executable, "-c", "from regsuite.cli import main; main()", "bench", "--task", "digits-mlp",
                     "--method", "adamw", "--seeds", "1", "--threads", "1", "--quiet", "--out", f"{tmp}/out{i}"]
 
+        old_env = dict(env, PYTHONPATH=args.before) if args.before else None
         measure(plain, env), measure(ours(-1), env)  # warm-up: __pycache__, page cache
+        if old_env:
+            measure(ours(-2), old_env)
         ratios, cpu_ours, cpu_plain, wall_ours, wall_plain = [], [], [], [], []
+        old_ratios, cpu_old = [], []
         acc_plain = None
+        sides = (0, 1, 2) if old_env else (0, 1)
         for i in range(args.pairs):
-            first_ours = i % 2 == 0
-            for side in ((0, 1) if first_ours else (1, 0)):
+            # Alternate the order: each side goes first, in the middle and last equally often.
+            order = sides[i % len(sides):] + sides[:i % len(sides)] if old_env else sides[::1 if i % 2 == 0 else -1]
+            for side in order:
                 if side == 0:
                     c, w, _ = measure(ours(i), env)
                     cpu_ours.append(c), wall_ours.append(w)
-                else:
+                elif side == 1:
                     c, w, out = measure(plain, env)
                     cpu_plain.append(c), wall_plain.append(w)
                     acc_plain = float(out.strip())
+                else:
+                    c, _, _ = measure(ours(1000 + i), old_env)
+                    cpu_old.append(c)
             ratios.append(cpu_ours[-1] / cpu_plain[-1])
+            if old_env:
+                old_ratios.append(cpu_old[-1] / cpu_plain[-1])
         from regsuite.store import Store
 
         row = Store(Path(tmp) / "out0").runs().iloc[0]
@@ -177,6 +195,9 @@ def main() -> None:
     print(f"of which the task's end-of-run diagnostics: {diagnostics_cpu():.3f} s CPU")
     print(f"ratio (median of the pairs' CPU ratios): {statistics.median(ratios):.3f}  (target <= 1.03); "
           f"pairs: {', '.join(f'{r:.3f}' for r in ratios)}")
+    if old_env:
+        print(f"before ({args.before}): median {statistics.median(cpu_old):.3f} s CPU, ratio "
+              f"{statistics.median(old_ratios):.3f}; pairs: {', '.join(f'{r:.3f}' for r in old_ratios)}")
 
 
 if __name__ == "__main__":
