@@ -156,6 +156,8 @@ class SplitMnist1dClass(_Mnist1d):
     name = "split-mnist1d-class"
     # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
     leaderboard_families = frozenset({"procedure", "regularizer"})
+    # The continual gradient transforms and UER's loss: a family scope alone would leave them off.
+    leaderboard_extra = frozenset({"a-gem", "coso", "uer"})
     description = (
         "MNIST-1D in 5 experiences of 2 classes, class-incremental (single head), MLP 40-256-256-10, "
         "300 steps of 64 each."
@@ -171,6 +173,7 @@ class PermutedMnist1d(_Mnist1d):
     name = "permuted-mnist1d"
     # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
     leaderboard_families = frozenset({"procedure"})
+    leaderboard_extra = frozenset({"a-gem", "coso", "uer"})  # as on split-mnist1d-class
     description = (
         "MNIST-1D under 10 fixed permutations of its 40 positions (the first is the identity), "
         "domain-incremental, MLP 40-256-256-10, 200 steps of 64 each."
