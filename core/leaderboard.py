@@ -60,6 +60,39 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
     return ok, skipped
 
 
+def on_no_board(reg, tasks, ranked: set[str]) -> list[str]:
+    """One line per method that no board of ``tasks`` ranks, saying why: each method's place on the
+    leaderboard is declared per task (families, ``leaderboard_extra``), so a method outside every
+    scope would otherwise drop off silently. Reference rows are never ranked and are not listed."""
+    from .plan import missing_capabilities, resolve_components
+
+    lines = []
+    for name, cls in sorted(reg.methods.items()):
+        if name in ranked or getattr(cls, "reference", False):
+            continue
+        fits, closest = [], None  # closest: (missing capabilities, task) with the fewest missing
+        for task in tasks:
+            try:
+                missing = missing_capabilities(reg, resolve_components(reg, name, task), task)
+            except (CompositionError, UsageError):
+                continue
+            if missing:
+                lacks = sorted(set().union(*missing.values()))
+                if closest is None or len(lacks) < len(closest[0]):
+                    closest = (lacks, task.key())
+            else:
+                fits.append(task.key())
+        if fits:
+            lines.append(f"{name} ({cls.family}): runs on {', '.join(fits)} but is outside their leaderboard scope "
+                         f"(Task.leaderboard_families / leaderboard_extra)")
+        elif closest is not None:
+            lines.append(f"{name} ({cls.family}): no selected task provides what it needs (closest: {closest[1]}, "
+                         f"which lacks {', '.join(closest[0])})")
+        else:
+            lines.append(f"{name} ({cls.family}): no selected task can run it")
+    return lines
+
+
 def same_as_baseline_at_defaults(out: Path, task, names: list[str]) -> list[str]:
     """Methods whose defaults trial gave exactly the baseline's defaults-trial numbers on ``task``.
 
@@ -185,6 +218,14 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
                f"(protocol {protocol_name(sampler, trials)}, {seeds} final seeds; defaults track: {defaults_track}, "
                f"{default_seeds} seeds)",
                err=True)
+    if not methods:
+        board_tasks = [t for t in selected if getattr(t, "on_leaderboard", True)]
+        ranked = {part for _, names, _ in plans for n in names for part in (n, *n.split("+"))}
+        missing = on_no_board(reg, board_tasks, ranked)
+        if missing:
+            click.echo(f"{len(missing)} method{'s' if len(missing) != 1 else ''} on no board of this selection:", err=True)
+            for line in missing:
+                click.echo(f"  {line}", err=True)
     if dry_run:
         return
     with build_executor(executor_name, workers, timeout, executor_config) as executor:

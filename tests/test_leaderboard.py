@@ -110,3 +110,31 @@ def test_soft_target_methods_run_only_where_the_loss_reads_soft_targets():
 def test_unknown_method_is_one_line():
     res = _invoke("leaderboard", "--method", "nope", "--dry-run")
     assert res.exit_code == 2 and res.stderr.strip().startswith("error: unknown method 'nope'")
+
+
+def test_methods_on_no_board_are_listed_with_the_reason():
+    from regsuite.leaderboard import applicable_methods, on_no_board
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    task = reg.task("vision/mnist1d-mlp")  # no optimizers on this board; 1-D signals, not images
+    ranked = set(applicable_methods(reg, task)[0])
+    lines = {line.split(" ", 1)[0]: line for line in on_no_board(reg, [task], ranked)}
+    assert lines["adamw"] == ("adamw (optimizer): runs on vision/mnist1d-mlp but is outside their leaderboard scope "
+                              "(Task.leaderboard_families / leaderboard_extra)")
+    assert lines["cutout"] == ("cutout (augmentation): no selected task provides what it needs (closest: "
+                               "vision/mnist1d-mlp, which lacks images)")
+    assert "sam" not in lines and "bloop" not in lines  # ranked there
+    assert not any(reg.methods[name].reference for name in lines)  # reference rows are never ranked
+
+
+def test_every_built_in_method_has_a_standard_board_but_cutmix():
+    # A new method must get a place on some board (its family in a task's scope, or leaderboard_extra);
+    # CutMix needs images with soft targets, which only the full tier's CIFAR tasks provide.
+    from regsuite.leaderboard import applicable_methods, on_no_board
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    tasks = [t for t in reg.select_tasks(suites=(), tasks=(), tier="standard") if t.on_leaderboard]
+    ranked = {part for t in tasks for name in applicable_methods(reg, t)[0] for part in name.split("+")}
+    assert [line.split(" ", 1)[0] for line in on_no_board(reg, tasks, ranked)] == ["cutmix"]

@@ -289,8 +289,9 @@ class ColoredDigitsStandard(ColoredDigits):
     name = "colored-digits-standard"
     # Leaderboard scope (docs/performance.md, 'Leaderboard budget'): the sum over tasks stays near 10 CPU-hours.
     leaderboard_families = frozenset({"regularizer", "loss", "procedure"})
-    # The domain-label methods outside those families (a gradient transform, an augmentation).
-    leaderboard_extra = frozenset({"pcgrad", "inter-domain-mixup"})
+    # The domain-label methods outside those families (a gradient transform, an augmentation), and
+    # cutout, which no other standard task can run (it needs images).
+    leaderboard_extra = frozenset({"pcgrad", "inter-domain-mixup", "cutout"})
     tier = "standard"
     test_domains = ("-90%",)
     primary = Metric("test_accuracy_oracle", "max")
