@@ -39,6 +39,7 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
         return [], ["every method: the task is not on the leaderboard (Task.on_leaderboard)"]
     families = getattr(task, "leaderboard_families", None)
     extra = set(getattr(task, "leaderboard_extra", ()))
+    exclude = getattr(task, "leaderboard_exclude", {})
     ok, skipped = [], []
     # A composition named in leaderboard_extra (e.g. "adam+perp-grad": a method in the optimizer
     # setting its paper uses) gets a row of its own, checked like a single method.
@@ -46,6 +47,9 @@ def applicable_methods(reg, task) -> tuple[list[str], list[str]]:
     for name, cls in [*sorted(reg.methods.items()), *((c, None) for c in compositions)]:
         if cls is not None and families is not None and cls.family not in families and name != task.baseline \
                 and name not in extra:
+            continue
+        if name in exclude:
+            skipped.append(f"{name}: left off this board: {exclude[name]}")
             continue
         try:
             components = resolve_components(reg, name, task)
@@ -91,6 +95,15 @@ def on_no_board(reg, tasks, ranked: set[str]) -> list[str]:
         else:
             lines.append(f"{name} ({cls.family}): no selected task can run it")
     return lines
+
+
+def _ranked_nowhere_here(reg, task, out: Path) -> set[str]:
+    """Methods with tuned finals stored for ``task`` that its board no longer ranks."""
+    from .selections import read_selections
+
+    names = set(applicable_methods(reg, task)[0])
+    records, _ = read_selections(out)
+    return {r["method"] for r in records if r["task"] == task.key() and r["method"] not in names}
 
 
 def same_as_baseline_at_defaults(out: Path, task, names: list[str]) -> list[str]:
@@ -256,8 +269,11 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
     # leave two configurations under one row: move the superseded finals aside (nothing deleted).
     from .store_retire import SUPERSEDED, retire
 
+    # Rows of a method a board no longer ranks (Task.leaderboard_exclude, a narrowed scope) go too.
+    off_board = {(task.key(), name) for task in selected if getattr(task, "on_leaderboard", True)
+                 for name in _ranked_nowhere_here(reg, task, out)}
     try:
-        moved = sum(retire(out)["stale"].values())
+        moved = sum(retire(out, off_board=off_board)["stale"].values())
     except UsageError as exc:
         click.echo(f"warning: superseded finals not moved ({exc}); run `regsuite results retire --results {out}`",
                    err=True)

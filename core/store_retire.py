@@ -40,13 +40,16 @@ def selections(root: Path) -> dict[tuple[str, str, str], str]:
             for r in records if r.get("selected") and "hparams" in r["selected"]}
 
 
-def stale_ids(runs, chosen: dict) -> dict[str, tuple[str, str, str]]:
-    """run_id -> (task, method, protocol) of every row whose selection names other hyperparameters."""
+def stale_ids(runs, chosen: dict, off_board=frozenset()) -> dict[str, tuple[str, str, str]]:
+    """run_id -> (task, method, protocol) of every row whose selection names other hyperparameters,
+    and of every tuned row whose (task, method) is in ``off_board`` (a board that no longer ranks it)."""
     stale = {}
     for run_id, task, method, protocol, hparams in zip(runs["run_id"], runs["task"], runs["method"],
                                                         runs["protocol"], runs["hparams"]):
         want = chosen.get((task, method, protocol))
-        if want is not None and _canonical(hparams) != want:
+        if (task, method) in off_board and str(protocol).startswith("tuned"):
+            stale[run_id] = (task, method, protocol)
+        elif want is not None and _canonical(hparams) != want:
             stale[run_id] = (task, method, protocol)
     return stale
 
@@ -75,8 +78,29 @@ def _move(directory: Path, dest: Path, ids, reader, prefix: str, name: bytes) ->
     return moved
 
 
-def retire(root: Path, dry_run: bool = False) -> dict:
-    """Move the stale finals of ``root``; returns ``{"stale": {(task, method, protocol): n}, "runs": n, "curves": n}``."""
+def _move_records(root: Path, dest: Path, off_board) -> None:
+    """The selection records of the ``off_board`` (task, method) pairs, into ``dest/tuning/selections/``."""
+    import os
+
+    from .selections import SELECTIONS, read_selections, selection_path
+
+    if not off_board:
+        return
+    records, _ = read_selections(root)
+    for record in records:
+        if (record["task"], record["method"]) in off_board:
+            source = selection_path(root, record["task"], record["method"], record["protocol"])
+            if source.exists():
+                (dest / SELECTIONS).mkdir(parents=True, exist_ok=True)
+                os.replace(source, dest / SELECTIONS / source.name)
+
+
+def retire(root: Path, dry_run: bool = False, off_board=frozenset()) -> dict:
+    """Move the stale finals of ``root``; returns ``{"stale": {(task, method, protocol): n}, "runs": n, "curves": n}``.
+
+    ``off_board``: (task, method) pairs whose board no longer ranks the method (the leaderboard
+    passes them): their tuned finals move too, and their selection records to
+    ``superseded/tuning/selections/``, so neither ``results`` nor the site shows them under the board."""
     import pyarrow as pa
 
     from .store import Store
@@ -89,7 +113,7 @@ def retire(root: Path, dry_run: bool = False) -> dict:
         raise UsageError(f"{root} holds no results (no runs/ folder)")
     store = Store(root, compact_at=0)
     store.tidy()
-    stale = stale_ids(store.runs(), selections(root))
+    stale = stale_ids(store.runs(), selections(root), off_board)
     counts: dict = {}
     for key in stale.values():
         counts[key] = counts.get(key, 0) + 1
@@ -106,6 +130,7 @@ def retire(root: Path, dry_run: bool = False) -> dict:
         report["curves"] = _move(root / "curves", dest / "curves", ids, read_curves_file, "curves", b"curves")
         report["runs"] = _move(root / "runs", dest / "runs", ids, read_runs_file, "runs", b"runs")
         refresh(Store(root, compact_at=0))
+        _move_records(root, dest, off_board)
     finally:
         lock.release()
     return report

@@ -77,6 +77,10 @@ class Task:
     # Methods the leaderboard runs on this task whatever their family (e.g. adam for a weight-decay
     # ablation next to the families above).
     leaderboard_extra: ClassVar[frozenset[str]] = frozenset()
+    # Methods the leaderboard leaves off this task although they apply, each with its reason (e.g.
+    # an optimizer that acts on hidden 2-D weight matrices only, on a model that has none: its row
+    # would be its fallback optimizer under its name). Their stored tuned rows move to superseded/.
+    leaderboard_exclude: ClassVar[dict[str, str]] = {}
     # False: a standard task that ``regsuite bench`` runs but the leaderboard leaves out entirely
     # (baseline included), e.g. a task kept for its own study whose board would cost CPU hours
     # without separating methods; ``leaderboard --dry-run`` lists it with this reason.

@@ -138,3 +138,16 @@ def test_every_built_in_method_has_a_standard_board_but_cutmix():
     tasks = [t for t in reg.select_tasks(suites=(), tasks=(), tier="standard") if t.on_leaderboard]
     ranked = {part for t in tasks for name in applicable_methods(reg, t)[0] for part in name.split("+")}
     assert [line.split(" ", 1)[0] for line in on_no_board(reg, tasks, ranked)] == ["cutmix"]
+
+
+def test_a_method_left_off_a_board_says_why_and_ranks_where_it_acts():
+    from regsuite.leaderboard import applicable_methods
+    from regsuite.registry import build_registry
+
+    reg = build_registry()
+    cnn, skipped = applicable_methods(reg, reg.task("vision/mnist1d-cnn"))
+    mlp, _ = applicable_methods(reg, reg.task("vision/mnist1d-mlp"))
+    for name in ("muon", "galore", "dct-galore", "fira"):  # hidden 2-D matrices only: the CNN has none
+        assert name not in cnn and name in mlp
+        assert any(s.startswith(f"{name}: left off this board: no hidden 2-D weight matrix") for s in skipped)
+    assert "adamw" in cnn and "shampoo" in cnn

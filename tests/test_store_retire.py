@@ -55,3 +55,36 @@ def test_retire_refuses_a_folder_without_results_and_a_damaged_record(tmp_path):
     assert res.exit_code == 2 and "unreadable tuning record" in res.stderr and res.stderr.strip().endswith("nothing was moved")
     assert res.stderr.count("\n") == 1
     assert len(Store(tmp_path).runs()) == 1
+
+
+def test_off_board_pairs_retire_their_tuned_rows_only():
+    import pandas as pd
+
+    from regsuite.store_retire import stale_ids
+
+    runs = pd.DataFrame({
+        "run_id": ["a", "b", "c", "d"],
+        "task": ["v/cnn", "v/cnn", "v/cnn", "v/mlp"],
+        "method": ["muon", "muon", "sgd", "muon"],
+        "protocol": ["tuned:sobol-6+default", "default", "tuned:sobol-6+default", "tuned:sobol-6+default"],
+        "hparams": ['{"muon": {"lr": 0.02}}', "{}", '{"sgd": {"lr": 0.1}}', '{"muon": {"lr": 0.02}}'],
+    })
+    chosen = {("v/cnn", "sgd", "tuned:sobol-6+default"): '{"sgd": {"lr": 0.5}}'}  # c's selection changed
+    assert stale_ids(runs, chosen) == {"c": ("v/cnn", "sgd", "tuned:sobol-6+default")}
+    # muon off the cnn board: its tuned row goes, its defaults-track row and its mlp row stay
+    assert stale_ids(runs, chosen, off_board={("v/cnn", "muon")}) == {
+        "a": ("v/cnn", "muon", "tuned:sobol-6+default"), "c": ("v/cnn", "sgd", "tuned:sobol-6+default")}
+
+
+def test_an_off_board_method_leaves_with_its_selection_record(tmp_path):
+    from regsuite.store_retire import retire
+
+    assert _invoke("tune", "--task", "faults/probe", "--trials", "2", "--seeds", "2", "--out", str(tmp_path),
+                   "--quiet").exit_code == 0
+    assert _invoke("bench", "--task", "faults/probe", "--seeds", "1", "--out", str(tmp_path), "--quiet").exit_code == 0
+    record_file = next((tmp_path / "tuning" / "selections").glob("*.json"))
+    report = retire(tmp_path, off_board={("faults/probe", "probe-opt")})
+    assert report["stale"] == {("faults/probe", "probe-opt", "tuned:sobol-2+default"): 2} and report["runs"] == 2
+    assert list(Store(tmp_path).runs()["protocol"]) == ["default"]  # the defaults track stays
+    assert not record_file.exists()
+    assert (tmp_path / "superseded" / "tuning" / "selections" / record_file.name).exists()
