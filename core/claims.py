@@ -109,20 +109,23 @@ def assess(claim: Claim, method: str, runs, tasks: dict, protocol: str | None = 
         return none
 
     def values(frame, name):
-        return [float(metrics_of(r).get(name, math.nan)) for r in frame.to_dict("records")]
+        found = [metrics_of(r).get(name) for r in frame.to_dict("records")]
+        return [math.nan if v is None else float(v) for v in found]  # a censored run may store null
 
     if claim.kind in _TARGET_METRIC:
         metric = _TARGET_METRIC[claim.kind]
         a, b = values(mine, metric), values(theirs, metric)
         censored = values(mine, "target_censored") + values(theirs, "target_censored")
-        budget = float(getattr(task.budget, "steps", math.nan)) if claim.kind == "steps_ratio" else math.nan
+        unit = claim.kind.split("_")[0]  # steps, tokens or samples: the budget on the same axis bounds a censored run
+        budget = getattr(task.budget, unit, None)
+        budget = math.nan if budget is None else float(budget)
         if any(math.isnan(v) for v in a + b) and math.isnan(budget):
             none.note = f"{metric} not recorded on {claim.task}"
             return none
         a = [budget if math.isnan(v) else v for v in a]
         b = [budget if math.isnan(v) else v for v in b]
         point, lo, hi = bootstrap_ratio(b, a)
-        note = f"{versus} steps / {method} steps to the target ({chosen})"
+        note = f"{versus} {unit} / {method} {unit} to the target ({chosen})"
         if any(c == 1.0 for c in censored):
             note += "; censored seeds counted at the budget (a bound)"
         return Assessment(claim, method, _verdict(point, lo, hi, 1.0, claim.value, claim.bound), point, lo, hi,

@@ -59,3 +59,23 @@ def test_wall_ratio_multiplies_time_to_target_by_step_time():
     claim = Claim("1.4x faster in wall-clock time", "wall_ratio", 1.4, "GPT", task="g/t")
     a = assess(claim, "fast", pd.DataFrame(rows), {"g/t": Grok()})
     assert a.measured == pytest.approx(1.0) and a.verdict == "not reproduced"
+
+
+def test_a_censored_tokens_ratio_counts_the_token_budget():
+    # 3 of 5 AdEMAMix seeds never reached the target in 614,400 tokens (llm/stdlib-mini's budget):
+    # each counts at the budget, so the ratio is a bound, not "not recorded".
+    class LM:
+        baseline = "adamw"
+        budget = Budget(steps=300, tokens=614_400)
+
+    def rows(method, tokens):
+        return [{"task": "l/t", "status": "ok", "protocol": "tuned:sobol-6", "method": method, "seed": i,
+                 "primary_value": 2.0, "step_time_ms": 1.0,
+                 "metrics": json.dumps({"tokens_to_target": t, "target_censored": float(t is None)})}
+                for i, t in enumerate(tokens)]
+
+    runs = pd.DataFrame(rows("adamw", [460_800, 460_800, 512_000]) + rows("ademamix", [512_000, None, None]))
+    claim = Claim("comparable to AdamW on +95% tokens", "tokens_ratio", 1.95, "1.3B LLM", task="l/t")
+    a = assess(claim, "ademamix", runs, {"l/t": LM()})
+    assert a.measured == pytest.approx(((460_800 * 2 + 512_000) / 3) / ((512_000 + 2 * 614_400) / 3))
+    assert a.verdict == "not reproduced" and "adamw tokens / ademamix tokens" in a.note and "censored" in a.note
