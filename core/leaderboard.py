@@ -231,7 +231,7 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
                f"(protocol {protocol_name(sampler, trials)}, {seeds} final seeds; defaults track: {defaults_track}, "
                f"{default_seeds} seeds)",
                err=True)
-    if not methods:
+    if not (methods or suites or tasks):  # the whole tier: a method outside every board is a gap
         board_tasks = [t for t in selected if getattr(t, "on_leaderboard", True)]
         ranked = {part for _, names, _ in plans for n in names for part in (n, *n.split("+"))}
         missing = on_no_board(reg, board_tasks, ranked)

@@ -16,6 +16,7 @@ def test_leaderboard_runs_both_tracks_and_resumes(tmp_path):
     assert dry.exit_code == 0, dry.output
     assert "faults/probe" in dry.stderr and "total: 6 runs" in dry.stderr  # 1 method x (3 + 2 + 1)
     assert not (tmp_path / "runs").exists()  # a dry run runs nothing
+    assert "on no board" not in dry.stderr  # listed only for the whole tier, not for a chosen task
 
     res = _invoke(*args)
     assert res.exit_code == 0, res.output
