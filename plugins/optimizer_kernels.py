@@ -146,6 +146,46 @@ def _classes() -> dict:
                 o.load_state_dict(sd)
 
 
+    class MuonKernels(torch.optim.Optimizer):
+        """Muon on conv kernels, flattened to (out_channels, in_channels * kernel) as the reference
+        recipe does (``torch.optim.Muon`` takes 2-D parameters only); torch's rule otherwise:
+
+            B <- mu B + (1 - mu) G;  U = G + mu (B - G) (Nesterov) or B;  O = NS5(U flattened);
+            W <- (1 - lr wd) W - lr sqrt(max(1, A / B')) O,  A x B' the flattened shape.
+        """
+
+        def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True,
+                     weight_decay: float = 0.0, ns_steps: int = 5) -> None:
+            params = list(params)
+            if any(p.ndim < 2 for p in params):
+                raise ValueError("MuonKernels takes parameters with at least 2 dimensions")
+            super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                                          ns_steps=ns_steps))
+
+        @torch.no_grad()
+        def step(self, closure=None):
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            for group in self.param_groups:
+                lr, mu = group["lr"], group["momentum"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = p.grad.reshape(p.size(0), -1)
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = torch.zeros_like(g)
+                    buf = state["momentum_buffer"]
+                    buf.lerp_(g, 1 - mu)
+                    update = g.lerp(buf, mu) if group["nesterov"] else buf
+                    ortho = msign(update, steps=group["ns_steps"])
+                    p.mul_(1 - lr * group["weight_decay"])
+                    p.add_(ortho.view_as(p), alpha=-lr * math.sqrt(max(1.0, g.size(0) / g.size(1))))
+            return loss
+
+
     class NAGGS(torch.optim.Optimizer):
         """NAG-GS (Leplat et al. 2022, Algorithm 1), the Gauss-Seidel discretization of the NAG flow.
 
@@ -360,7 +400,7 @@ def _classes() -> dict:
                 p.copy_((1 - wd * lr) * x_old - lr * alpha * clipped)
             return loss
 
-    return {"OptimizerGroup": OptimizerGroup, "NAGGS": NAGGS, "DropMuon": DropMuon, "AdaGO": AdaGO,
+    return {"OptimizerGroup": OptimizerGroup, "MuonKernels": MuonKernels, "NAGGS": NAGGS, "DropMuon": DropMuon, "AdaGO": AdaGO,
             "Spectra": Spectra, "WrappedOptimizer": WrappedOptimizer}
 
 

@@ -26,16 +26,19 @@ class Muon(Method):
 
     Hidden matrices: M <- mu M + G;  W <- W - lr sqrt(max(1, rows/cols)) NS5(G + mu M) (Nesterov),
     NS5 = five quintic Newton-Schulz steps towards U V^T. Embeddings, the output layer, biases
-    and gains: AdamW (``adamw_lr``). Implementation: ``torch.optim.Muon`` + ``torch.optim.AdamW``
-    stepped together by :class:`~regsuite.plugins.optimizer_kernels.OptimizerGroup` (own code).
-    ``torch.optim.Muon`` takes 2-D parameters only, so conv kernels go to AdamW.
+    and gains: AdamW (``adamw_lr``). Implementation: ``torch.optim.Muon`` on 2-D matrices, the
+    same rule on conv kernels flattened to (out, in x kernel) as the reference recipe does
+    (:class:`~regsuite.plugins.optimizer_kernels.MuonKernels`, own code: torch's Muon takes 2-D
+    only), and ``torch.optim.AdamW``, stepped together by
+    :class:`~regsuite.plugins.optimizer_kernels.OptimizerGroup` (own code).
     """
 
     name = "muon"
     family = "optimizer"
-    fidelity = Fidelity.adapted("torch.optim.Muon (torch 2.13.0) + torch.optim.AdamW, the reference recipe's split, "
-                                "except conv kernels: AdamW here (torch's Muon takes 2-D only), the reference "
-                                "flattens them", source="torch.optim")
+    version = "2"  # 2: conv kernels take Muon's step, flattened (were AdamW: on a CNN the row was AdamW)
+    fidelity = Fidelity.faithful("torch.optim.Muon (torch 2.13.0) + torch.optim.AdamW",
+                                 "the reference recipe's split; conv kernels flattened to 2-D as in the reference "
+                                 "(own code: torch's Muon takes 2-D parameters only)")
     citation = MUON_CITATION
     defaults = {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.0, "adamw_lr": 1e-3, "adamw_weight_decay": 0.01}
     space = {"lr": LogUniform(1e-4, 1.0), "momentum": Uniform(0.5, 0.99), "weight_decay": Uniform(0.0, 0.5),
@@ -47,12 +50,17 @@ class Muon(Method):
 
         from .optimizer_kernels import OptimizerGroup
 
+        from .optimizer_kernels import MuonKernels
+
         hp = self.hp
-        hidden, other = hidden_matrix_split(model)
-        muon = torch.optim.Muon(hidden, lr=hp["lr"], momentum=hp["momentum"], nesterov=True,
-                                weight_decay=hp["weight_decay"]) if hidden else None
+        hidden, other = hidden_matrix_split(model, allow_nd=True)
+        matrices, kernels = [p for p in hidden if p.ndim == 2], [p for p in hidden if p.ndim > 2]
+        muon = torch.optim.Muon(matrices, lr=hp["lr"], momentum=hp["momentum"], nesterov=True,
+                                weight_decay=hp["weight_decay"]) if matrices else None
+        conv = MuonKernels(kernels, lr=hp["lr"], momentum=hp["momentum"], nesterov=True,
+                           weight_decay=hp["weight_decay"]) if kernels else None
         adamw = torch.optim.AdamW(other, lr=hp["adamw_lr"], weight_decay=hp["adamw_weight_decay"]) if other else None
-        return OptimizerGroup(muon, adamw)
+        return OptimizerGroup(muon, conv, adamw)
 
 
 class DropMuon(Method):

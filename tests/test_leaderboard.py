@@ -148,7 +148,7 @@ def test_a_method_left_off_a_board_says_why_and_ranks_where_it_acts():
     reg = build_registry()
     cnn, skipped = applicable_methods(reg, reg.task("vision/mnist1d-cnn"))
     mlp, _ = applicable_methods(reg, reg.task("vision/mnist1d-mlp"))
-    for name in ("muon", "galore", "dct-galore", "fira"):  # hidden 2-D matrices only: the CNN has none
+    for name in ("galore", "dct-galore", "fira"):  # hidden 2-D matrices only: the CNN has none
         assert name not in cnn and name in mlp
         assert any(s.startswith(f"{name}: left off this board: no hidden 2-D weight matrix") for s in skipped)
-    assert "adamw" in cnn and "shampoo" in cnn
+    assert "adamw" in cnn and "shampoo" in cnn and "muon" in cnn and "muon" in mlp  # Muon v2 steps conv kernels

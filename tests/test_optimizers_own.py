@@ -141,7 +141,7 @@ def test_muon_groups_hidden_matrices_and_steps_both_optimizers():
     model = torch.nn.Sequential(torch.nn.Embedding(5, 4), torch.nn.Linear(4, 8), torch.nn.ReLU(),
                                 torch.nn.Linear(8, 8), torch.nn.Linear(8, 3))
     opt = optimizers_own.Muon().regsuite_configure_optimizer(model, BUDGET)
-    muon, adamw = opt.optimizers
+    muon, adamw = opt.optimizers  # no conv kernel: no kernel optimizer
     hidden = {id(model[1].weight), id(model[3].weight)}
     assert {id(p) for g in muon.param_groups for p in g["params"]} == hidden
     assert {id(p) for g in adamw.param_groups for p in g["params"]} == {
@@ -301,3 +301,25 @@ def test_newton_schulz_step_count_follows_the_scalar_recursion():
     assert newton_schulz_steps_needed(0.25, 1e-6) == 6
     assert newton_schulz_steps_needed(0.25, 1e-6, cap=3) == 3
     assert newton_schulz_steps_needed(1.0, 1e-6) == 0
+
+
+def test_muon_steps_a_conv_kernel_flattened_with_the_newton_schulz_factor():
+    # A rank-1 gradient u v^T on a (2, 1, 2) kernel, flattened 2 x 2. At the first Nesterov step the
+    # momentum buffer is (1 - mu) G, so the update G + mu (B - G) = (1 - mu^2) G is still rank 1; the
+    # normalised update has its one singular value at 1, and each quintic Newton-Schulz step maps it
+    # s -> 3.4445 s - 4.7750 s^3 + 2.0315 s^5: after 5 steps s5 (by hand below), so the step is
+    # -lr * sqrt(max(1, 2 / 2)) * s5 * u v^T / (|u| |v|).
+    conv = torch.nn.Conv1d(1, 2, 2, bias=False)
+    model = torch.nn.Sequential(conv, torch.nn.Flatten(), torch.nn.Linear(2, 1, bias=False))
+    opt = optimizers_own.Muon({"lr": 0.1}).regsuite_configure_optimizer(model, BUDGET)
+    assert len(opt.optimizers) == 2  # the kernel optimizer and AdamW (the head); no 2-D hidden matrix
+    w0 = conv.weight.detach().clone()
+    u, v = torch.tensor([3.0, 4.0]), torch.tensor([1.0, 0.0])
+    conv.weight.grad = torch.outer(u, v).reshape(2, 1, 2)
+    model[2].weight.grad = torch.zeros_like(model[2].weight)
+    opt.step()
+    s = 1.0
+    for _ in range(5):
+        s = 3.4445 * s - 4.7750 * s**3 + 2.0315 * s**5
+    direction = torch.outer(u / 5.0, v).reshape(2, 1, 2)
+    torch.testing.assert_close(conv.weight.detach(), w0 - 0.1 * s * direction, atol=2e-4, rtol=0)
