@@ -97,13 +97,13 @@ def on_no_board(reg, tasks, ranked: set[str]) -> list[str]:
     return lines
 
 
-def _ranked_nowhere_here(reg, task, out: Path) -> set[str]:
-    """Methods with tuned finals stored for ``task`` that its board no longer ranks."""
+def off_board_pairs(reg, tasks, out: Path) -> set[tuple[str, str]]:
+    """(task, method) pairs with a selection record stored for a board of ``tasks`` that no longer ranks the method."""
     from .selections import read_selections
 
-    names = set(applicable_methods(reg, task)[0])
-    records, _ = read_selections(out)
-    return {r["method"] for r in records if r["task"] == task.key() and r["method"] not in names}
+    records, _ = read_selections(out)  # once for all tasks
+    wanted = {task.key(): set(applicable_methods(reg, task)[0]) for task in tasks if getattr(task, "on_leaderboard", True)}
+    return {(r["task"], r["method"]) for r in records if r["task"] in wanted and r["method"] not in wanted[r["task"]]}
 
 
 def same_as_baseline_at_defaults(out: Path, task, names: list[str]) -> list[str]:
@@ -270,8 +270,7 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
     from .store_retire import SUPERSEDED, retire
 
     # Rows of a method a board no longer ranks (Task.leaderboard_exclude, a narrowed scope) go too.
-    off_board = {(task.key(), name) for task in selected if getattr(task, "on_leaderboard", True)
-                 for name in _ranked_nowhere_here(reg, task, out)}
+    off_board = off_board_pairs(reg, selected, out)
     try:
         moved = sum(retire(out, off_board=off_board)["stale"].values())
     except UsageError as exc:

@@ -16,7 +16,7 @@ class Fake(metadata.Distribution):
     def read_text(self, filename):
         return self.text if filename == self.name_ else None
 
-    def locate_file(self, path):
+    def locate_file(self, path):  # abstract in importlib.metadata.Distribution; the version lookup never calls it
         raise NotImplementedError
 
 

@@ -48,7 +48,8 @@ def test_a_hand_worked_table():
 
 
 def test_the_golden_fixture():
-    both(fixture_runs(), references={"oracle"})
+    out = both(fixture_runs(), references={"oracle"})  # both() asserts the two paths equal
+    assert len(out) == len(out.drop_duplicates(["task", "protocol", "method"]))  # one row per group
 
 
 def test_rows_in_group_order_take_reduceat_others_the_kahan_kernel():
@@ -58,7 +59,7 @@ def test_rows_in_group_order_take_reduceat_others_the_kahan_kernel():
     rows = [run_row(f"r{i}", "s", "s/t", m, i, rng.uniform(0, 1), step_time_ms=rng.uniform(1, 9))
             for i, m in enumerate(["adam"] * 5 + ["sgd"] * 7)]
     ordered = pd.DataFrame(rows)
-    both(ordered)                                         # monotonic groups, no NaN: reduceat
+    assert len(both(ordered)) == 2                        # monotonic groups, no NaN: reduceat
     both(ordered.sample(frac=1, random_state=3))          # shuffled: Kahan
     rows[3]["status"], rows[3]["primary_value"] = "error", None
     both(pd.DataFrame(rows))                              # a NaN in the value column: Kahan for it alone
@@ -108,7 +109,8 @@ def test_random_tables(seed):
     runs = pd.DataFrame(rows)
     if rng.random() < 0.5:
         runs = runs.sample(frac=1, random_state=seed)
-    both(runs, references={"oracle"} if rng.random() < 0.5 else set(), alpha=rng.choice([0.05, 0.2]))
+    out = both(runs, references={"oracle"} if rng.random() < 0.5 else set(), alpha=rng.choice([0.05, 0.2]))
+    assert out["n"].sum() + out["failed"].sum() <= len(runs)  # both() asserts the paths equal; no row counted twice
 
 
 def test_a_small_table_is_scored_without_pandas_group_by(monkeypatch):
