@@ -7,7 +7,7 @@ not import torch; plugins import heavy libraries inside their hooks.
 from .claims import Claim
 from .hookspec import hookimpl
 from .method import FAMILIES, Citation, Fidelity, Method
-from .space import Choice, IntRange, LogUniform, Param, Uniform
+from .space import BudgetSteps, Choice, IntRange, LogUniform, Param, Uniform
 from .suite import Suite
 from .target import Target
 from .task import TIERS, Budget, DataMissing, Metric, Task
@@ -16,6 +16,7 @@ __all__ = [
     "FAMILIES",
     "TIERS",
     "Budget",
+    "BudgetSteps",
     "Choice",
     "Citation",
     "Claim",

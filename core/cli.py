@@ -322,13 +322,15 @@ def results_compact(results_dir):
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS,
               show_default=True)
 @click.option("--dry-run", is_flag=True, help="Only say what would move.")
-def results_retire(results_dir, dry_run):
-    """Move tuned final runs their selection record no longer names into DIR/superseded/."""
-    from .store_retire import SUPERSEDED, retire
+@click.pass_obj
+def results_retire(obj, results_dir, dry_run):
+    """Move superseded runs into DIR/superseded/: tuned finals their selection record no longer names,
+    and runs of an older version of a task (Task.version) or of its suite."""
+    from .store_retire import SUPERSEDED, current_versions, retire
 
-    report = retire(results_dir, dry_run=dry_run)
+    report = retire(results_dir, dry_run=dry_run, current=current_versions(obj.registry))
     for (task, method, protocol), n in sorted(report["stale"].items()):
-        click.echo(f"{task} {method} ({protocol}): {n} final runs of a superseded selection", err=True)
+        click.echo(f"{task} {method} ({protocol}): {n} runs superseded (their selection, their board or the task's version changed)", err=True)
     verb = "would move" if dry_run else "moved"
     click.echo(f"{verb} {sum(report['stale'].values())} runs to {results_dir / SUPERSEDED}", err=True)
 

@@ -267,17 +267,18 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
                          options={}, progress=not quiet, plugin_options=obj.plugin_options)
     # A selection revised since its finals were stored (a protocol revision, re-run trials) would
     # leave two configurations under one row: move the superseded finals aside (nothing deleted).
-    from .store_retire import SUPERSEDED, retire
+    from .store_retire import SUPERSEDED, current_versions, retire
 
-    # Rows of a method a board no longer ranks (Task.leaderboard_exclude, a narrowed scope) go too.
+    # Rows of a method a board no longer ranks (Task.leaderboard_exclude, a narrowed scope) go too,
+    # and rows of an older version of a revised task (Task.version) or suite.
     off_board = off_board_pairs(reg, selected, out)
     try:
-        moved = sum(retire(out, off_board=off_board)["stale"].values())
+        moved = sum(retire(out, off_board=off_board, current=current_versions(reg))["stale"].values())
     except UsageError as exc:
         click.echo(f"warning: superseded finals not moved ({exc}); run `regsuite results retire --results {out}`",
                    err=True)
     else:
         if moved:
-            click.echo(f"moved {moved} final runs of superseded selections to {out / SUPERSEDED}", err=True)
+            click.echo(f"moved {moved} runs of superseded selections or task versions to {out / SUPERSEDED}", err=True)
     click.echo(f"leaderboard written to {out}; `regsuite results --results {out}` or `regsuite site build` shows it",
                err=True)

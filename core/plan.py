@@ -219,7 +219,7 @@ def build_plan(
             hparams = resolve_hparams(reg, components, task, overrides)
             producers = producers_of(reg, components)
             for seed in range(seed_offset, seed_offset + n_seeds):
-                runs.append(RunSpec(task.suite, suite.version, task.key(), task.tier, spec, components, hparams, seed,
+                runs.append(RunSpec(task.suite, task.board_version(suite.version), task.key(), task.tier, spec, components, hparams, seed,
                                     producers=producers))
     for ov in overrides:
         if ov.method not in used:

@@ -77,8 +77,9 @@ class Param:
         possibly outside the tuning range), else raise ``ValueError``."""
         raise NotImplementedError
 
-    def sample(self, u: float) -> Any:
-        """Map ``u`` in [0, 1) to a value of the space."""
+    def sample(self, u: float, steps: int | None = None) -> Any:
+        """Map ``u`` in [0, 1) to a value of the space; ``steps`` is the task's step budget, which
+        only :class:`BudgetSteps` reads."""
         raise NotImplementedError
 
     def parse(self, text: str) -> Any:
@@ -143,7 +144,7 @@ class Uniform(_Numeric):
     high: float
     limits: Limits | None = None  # undeclared: any finite number
 
-    def sample(self, u: float) -> float:
+    def sample(self, u: float, steps: int | None = None) -> float:
         return self.low + u * (self.high - self.low)
 
     def describe(self) -> str:
@@ -161,7 +162,7 @@ class LogUniform(_Numeric):
         if not 0 < self.low < self.high:
             raise ValueError("LogUniform needs 0 < low < high")
 
-    def sample(self, u: float) -> float:
+    def sample(self, u: float, steps: int | None = None) -> float:
         value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         return min(self.high, max(self.low, value))  # exp(log(low)) can round below low
 
@@ -180,7 +181,7 @@ class IntRange(_Numeric):
     def convert(self, value: Any) -> int:
         return _as_int(value)
 
-    def sample(self, u: float) -> int:
+    def sample(self, u: float, steps: int | None = None) -> int:
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high + 1)
             return min(self.high, max(self.low, int(math.exp(lo + u * (hi - lo)))))  # rounding at u=0
@@ -188,6 +189,49 @@ class IntRange(_Numeric):
 
     def describe(self) -> str:
         return f"int({self.low}, {self.high}{', log' if self.log else ''})"
+
+
+@dataclass(frozen=True)
+class BudgetSteps(_Numeric):
+    """A number of training steps (a warm-up, a penalty's annealing), tuned as a share of the task's budget.
+
+    ``low`` and ``high`` are fractions of the task's step budget, so the same declaration means the
+    same thing on a 400-step task and a 5,000-step one: DomainBed draws IRM's annealing from
+    10^U(0, 4) iterations of its 5,000, which is ``BudgetSteps(2e-4, 2.0, log=True)``, where an
+    absolute ``IntRange(0, 10000)`` would leave the penalty off for the whole of a 400-step run in
+    96% of the draws. The value a method receives (and a user sets with ``--hp``) is an integer
+    number of steps; any non-negative one is valid, since a range in fractions has no meaning
+    without the budget.
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    limits: Limits | None = None  # undeclared: >= 0
+    default_limits = NON_NEGATIVE
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low < self.high or (self.log and self.low == 0):
+            raise ValueError("BudgetSteps needs 0 <= low < high (0 < low when log)")
+
+    def convert(self, value: Any) -> int:
+        return _as_int(value)
+
+    def validate(self, value: Any) -> int:
+        return self.accept(value)
+
+    def fraction(self, u: float) -> float:
+        if self.log:
+            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        return self.low + u * (self.high - self.low)
+
+    def sample(self, u: float, steps: int | None = None) -> int:
+        if steps is None:
+            raise ValueError("a BudgetSteps hyperparameter is sampled against the task's step budget")
+        return max(0, round(self.fraction(u) * steps))
+
+    def describe(self) -> str:
+        return f"steps({self.low:g}-{self.high:g} x budget{', log' if self.log else ''})"
 
 
 @dataclass(frozen=True)
@@ -208,7 +252,7 @@ class Choice(Param):
     def accept(self, value: Any) -> Any:
         return self.validate(value)  # a choice's options are all the values it can take
 
-    def sample(self, u: float) -> Any:
+    def sample(self, u: float, steps: int | None = None) -> Any:
         return self.options[min(len(self.options) - 1, int(u * len(self.options)))]
 
     def describe(self) -> str:

@@ -40,14 +40,24 @@ def selections(root: Path) -> dict[tuple[str, str, str], str]:
             for r in records if r.get("selected") and "hparams" in r["selected"]}
 
 
-def stale_ids(runs, chosen: dict, off_board=frozenset()) -> dict[str, tuple[str, str, str]]:
+def current_versions(reg) -> dict[str, str]:
+    """{task key: the version its runs carry now} for every registered task."""
+    return {key: task.board_version(reg.suite(task.suite).version) for key, task in reg.tasks.items()}
+
+
+def stale_ids(runs, chosen: dict, off_board=frozenset(), current=None) -> dict[str, tuple[str, str, str]]:
     """run_id -> (task, method, protocol) of every row whose selection names other hyperparameters,
-    and of every tuned row whose (task, method) is in ``off_board`` (a board that no longer ranks it)."""
+    of every tuned row whose (task, method) is in ``off_board`` (a board that no longer ranks it),
+    and of every row of a task in ``current`` ({task: version}) run under another version of it
+    (``Task.board_version``: the task or its suite was revised since)."""
     stale = {}
-    for run_id, task, method, protocol, hparams in zip(runs["run_id"], runs["task"], runs["method"],
-                                                        runs["protocol"], runs["hparams"]):
+    current = current or {}
+    for run_id, task, method, protocol, hparams, version in zip(
+            runs["run_id"], runs["task"], runs["method"], runs["protocol"], runs["hparams"], runs["suite_version"]):
         want = chosen.get((task, method, protocol))
-        if (task, method) in off_board and str(protocol).startswith("tuned"):
+        if task in current and str(version) != current[task]:
+            stale[run_id] = (task, method, protocol)
+        elif (task, method) in off_board and str(protocol).startswith("tuned"):
             stale[run_id] = (task, method, protocol)
         elif want is not None and _canonical(hparams) != want:
             stale[run_id] = (task, method, protocol)
@@ -95,7 +105,7 @@ def _move_records(root: Path, dest: Path, off_board) -> None:
                 os.replace(source, dest / SELECTIONS / source.name)
 
 
-def retire(root: Path, dry_run: bool = False, off_board=frozenset()) -> dict:
+def retire(root: Path, dry_run: bool = False, off_board=frozenset(), current=None) -> dict:
     """Move the stale finals of ``root``; returns ``{"stale": {(task, method, protocol): n}, "runs": n, "curves": n}``.
 
     ``off_board``: (task, method) pairs whose board no longer ranks the method (the leaderboard
@@ -113,7 +123,7 @@ def retire(root: Path, dry_run: bool = False, off_board=frozenset()) -> dict:
         raise UsageError(f"{root} holds no results (no runs/ folder)")
     store = Store(root, compact_at=0)
     store.tidy()
-    stale = stale_ids(store.runs(), selections(root), off_board)
+    stale = stale_ids(store.runs(), selections(root), off_board, current)
     counts: dict = {}
     for key in stale.values():
         counts[key] = counts.get(key, 0) + 1

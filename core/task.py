@@ -95,6 +95,16 @@ class Task:
     # intra-op threads and lose 10-60x to their waiting on a busy machine; torch's default on
     # the full tier. An int pins the count; None leaves the process's setting alone.
     threads: ClassVar[int | str | None] = "auto"
+    # Revision of the task's own settings (data, model, budget), counted from 1. Bump it when a change
+    # alters what a run measures: run ids hash the suite's version and the task's key, not its
+    # settings, so an unbumped change would make old runs cache hits. A revised task's rows carry
+    # ``"<suite version>.<revision>"`` (``board_version``), so results group old and new apart and
+    # ``results retire`` moves the old ones to superseded/; the task's other suite-mates keep theirs.
+    version: ClassVar[int] = 1
+
+    def board_version(self, suite_version: str) -> str:
+        """The version string this task's runs carry: the suite's, with ``.<revision>`` from revision 2 on."""
+        return suite_version if self.version == 1 else f"{suite_version}.{self.version}"
 
     def cpu_threads(self) -> int | None:
         """The thread count this task's CPU runs get (None: keep the process's)."""

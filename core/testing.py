@@ -150,7 +150,7 @@ def check_method(reg: Registry, name: str, task: str | None = None) -> list[Chec
     for key, param in cls.space.items():
         for u in (0.0, 0.37, 0.999):
             try:
-                param.validate(param.sample(u))
+                param.validate(param.sample(u, steps=1000))
             except Exception as exc:
                 bad.append(f"{key} at u={u}: {exc}")
     record("search-space", not bad, "; ".join(bad))

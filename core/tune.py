@@ -86,14 +86,15 @@ def qmc_points(sampler: str, d: int, n: int, seed: int):
         return engine.random(n)
 
 
-def trial_specs(reg, spec, dims, points) -> list:
+def trial_specs(reg, spec, dims, points, steps: int | None = None) -> list:
+    """One trial spec per point; ``steps`` (the task's step budget) scales :class:`BudgetSteps` dimensions."""
     from dataclasses import replace
 
     out = []
     for u in points:
         hp = copy.deepcopy(spec.hparams)
         for (comp, key, param), x in zip(dims, u):
-            hp[comp][key] = param.sample(float(x))
+            hp[comp][key] = param.sample(float(x), steps=steps)
         out.append(replace(spec, hparams=hp, seed=TRIAL_SEED, protocol=TRIAL_PROTOCOL))
     return out
 
@@ -199,7 +200,7 @@ def run_tuning(reg, base_specs, *, trials: int, sampler: str, tuning_seed: int, 
         # trials are the first trials - 1 points of the scrambled sequence.
         points = qmc_points(sampler, len(dims), trials - 1, tuning_seed) if dims and trials > 1 else []
         defaults = replace(spec, seed=TRIAL_SEED, protocol=TRIAL_PROTOCOL)
-        jobs.append((task, spec, dims, [defaults, *trial_specs(reg, spec, dims, points)] if dims else []))
+        jobs.append((task, spec, dims, [defaults, *trial_specs(reg, spec, dims, points, task.budget.steps)] if dims else []))
 
     store, trial_store = Store(out), Store(out / "tuning")
     run_kw = dict(device=device, data_dir=data_dir, options={}, progress=not quiet, plugin_options=plugin_options)

@@ -18,9 +18,13 @@ compose with optimizers, SAM, schedules and other regularizers. The formulas liv
 
 from __future__ import annotations
 
-from regsuite import Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
+from regsuite import BudgetSteps, Citation, Fidelity, IntRange, LogUniform, Method, Uniform, hookimpl
 
 DG = frozenset({"domain_labels"})
+# DomainBed draws the penalties' annealing from 10^U(0, 4) iterations of its 5,000-step budget; as a
+# share of the task's budget that is 2e-4 to 2 (an absolute range would leave the penalty at its
+# warm-up weight for the whole of a 400-step task in nearly every draw).
+DOMAINBED_ANNEAL = BudgetSteps(2e-4, 2.0, log=True)
 
 
 def _pen():
@@ -102,7 +106,7 @@ class IRM(_Annealed):
         "the end of annealing; the authors' code also divides the loss by lam once lam > 1, omitted because a "
         "penalty hook cannot rescale the other terms of a composed loss")
     defaults = {"lam": 100.0, "anneal_steps": 500}
-    space = {"lam": LogUniform(1e-1, 1e5), "anneal_steps": IntRange(0, 10000)}
+    space = {"lam": LogUniform(1e-1, 1e5), "anneal_steps": DOMAINBED_ANNEAL}
     requires = DG
 
     @hookimpl
@@ -125,7 +129,7 @@ class VREx(_Annealed):
                         "David Krueger, Ethan Caballero, Joern-Henrik Jacobsen, Amy Zhang, Jonathan Binas, "
                         "Dinghuai Zhang, Remi Le Priol, Aaron Courville", 2021, "https://arxiv.org/abs/2003.00688")
     defaults = {"lam": 10.0, "anneal_steps": 500}
-    space = {"lam": LogUniform(1e-1, 1e5), "anneal_steps": IntRange(0, 10000)}
+    space = {"lam": LogUniform(1e-1, 1e5), "anneal_steps": DOMAINBED_ANNEAL}
     requires = DG
 
     @hookimpl
@@ -233,7 +237,8 @@ class Fishr(_Annealed):
     citation = Citation("Fishr: Invariant Gradient Variances for Out-of-Distribution Generalization",
                         "Alexandre Rame, Corentin Dancette, Matthieu Cord", 2022, "https://arxiv.org/abs/2109.02934")
     defaults = {"lam": 1000.0, "anneal_steps": 1500, "ema": 0.95}
-    space = {"lam": LogUniform(1e1, 1e4), "anneal_steps": IntRange(0, 5000), "ema": Uniform(0.9, 0.99)}
+    # DomainBed: annealing U(0, 5000) iterations of its 5,000.
+    space = {"lam": LogUniform(1e1, 1e4), "anneal_steps": BudgetSteps(0.0, 1.0), "ema": Uniform(0.9, 0.99)}
     requires = DG
     warmup_weight = 0.0
     version = "2"  # moving average advanced once per optimizer step (was once per penalty call)
@@ -462,7 +467,7 @@ class IRMGramian(_Annealed):
     # With fewer examples per domain than features the Gramian is singular; ridge 1e-2 or 1e-1 let the
     # penalty wreck the features on colored digits (accuracy below chance), ridge 1 trains stably.
     defaults = {"lam": 1.0, "anneal_steps": 500, "ridge": 1.0}
-    space = {"lam": LogUniform(1e-3, 1e4), "anneal_steps": IntRange(0, 10000), "ridge": LogUniform(1e-3, 10.0)}
+    space = {"lam": LogUniform(1e-3, 1e4), "anneal_steps": DOMAINBED_ANNEAL, "ridge": LogUniform(1e-3, 10.0)}
     requires = DG
 
     @hookimpl

@@ -50,8 +50,12 @@ def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypat
     from regsuite.registry import build_registry
     from regsuite.runner import build_hooks, seed_everything
 
-    monkeypatch.setattr(mnist1d, "ARGS", SMALL)
+    from regsuite.suites import mnist1d_data
+
+    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
+    monkeypatch.setattr(mnist1d_data, "HELD_OUT_ARGS", {**SMALL, "seed": 7})
     monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
+    monkeypatch.setattr(mnist1d, "LARGE_VAL_SIZE", 100)
     mnist1d.load.cache_clear()
     task = type("Short", (MNIST1DLongTailMLP,), {"budget": Budget(steps=30, eval_every=10, log_every=10)})()
     reg = build_registry(())

@@ -29,7 +29,7 @@ def test_finals_of_a_superseded_selection_move_to_superseded_with_their_curves(t
 
     dry = _invoke("results", "retire", "--results", str(tmp_path), "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "faults/probe probe-opt (tuned:sobol-3+default): 2 final runs" in dry.stderr and "would move 2" in dry.stderr
+    assert "faults/probe probe-opt (tuned:sobol-3+default): 2 runs superseded" in dry.stderr and "would move 2" in dry.stderr
     assert len(Store(tmp_path).runs()) == 3  # a dry run moves nothing
 
     res = _invoke("results", "retire", "--results", str(tmp_path))
@@ -68,12 +68,34 @@ def test_off_board_pairs_retire_their_tuned_rows_only():
         "method": ["muon", "muon", "sgd", "muon"],
         "protocol": ["tuned:sobol-6+default", "default", "tuned:sobol-6+default", "tuned:sobol-6+default"],
         "hparams": ['{"muon": {"lr": 0.02}}', "{}", '{"sgd": {"lr": 0.1}}', '{"muon": {"lr": 0.02}}'],
+        "suite_version": ["1", "1", "1", "1"],
     })
     chosen = {("v/cnn", "sgd", "tuned:sobol-6+default"): '{"sgd": {"lr": 0.5}}'}  # c's selection changed
     assert stale_ids(runs, chosen) == {"c": ("v/cnn", "sgd", "tuned:sobol-6+default")}
     # muon off the cnn board: its tuned row goes, its defaults-track row and its mlp row stay
     assert stale_ids(runs, chosen, off_board={("v/cnn", "muon")}) == {
         "a": ("v/cnn", "muon", "tuned:sobol-6+default"), "c": ("v/cnn", "sgd", "tuned:sobol-6+default")}
+
+
+def test_rows_of_an_older_task_version_retire_whatever_their_protocol():
+    import pandas as pd
+
+    from regsuite.store_retire import stale_ids
+
+    runs = pd.DataFrame({
+        "run_id": ["a", "b", "c", "d"],
+        "task": ["v/mlp", "v/mlp", "v/mlp", "v/cnn"],
+        "method": ["sgd", "sgd", "l2", "sgd"],
+        "protocol": ["tuned:sobol-6+default", "default", "tuned:sobol-6+default", "default"],
+        "hparams": ["{}"] * 4,
+        "suite_version": ["1", "1", "1.2", "1"],
+    })
+    # v/mlp is at revision 2 of suite version 1; v/cnn unrevised; a task the registry does not know stays.
+    current = {"v/mlp": "1.2", "v/cnn": "1"}
+    assert stale_ids(runs, {}, current=current) == {"a": ("v/mlp", "sgd", "tuned:sobol-6+default"),
+                                                    "b": ("v/mlp", "sgd", "default")}
+    assert stale_ids(runs, {}, current={"v/cnn": "2"}) == {"d": ("v/cnn", "sgd", "default")}
+    assert stale_ids(runs, {}) == {}
 
 
 def test_an_off_board_method_leaves_with_its_selection_record(tmp_path):

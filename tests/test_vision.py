@@ -109,6 +109,18 @@ def test_expected_calibration_error_by_hand():
 from regsuite.suites.vision import mnist1d  # noqa: E402
 
 SMALL = {**mnist1d.ARGS, "num_samples": 500}
+SMALL_HELD_OUT = {**SMALL, "seed": 7}
+
+
+def small_mnist1d(monkeypatch):
+    """Generate 500-example draws (training and held-out) instead of 6,000 and 30,000."""
+    from regsuite.suites import mnist1d_data
+
+    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
+    monkeypatch.setattr(mnist1d_data, "HELD_OUT_ARGS", SMALL_HELD_OUT)
+    monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
+    monkeypatch.setattr(mnist1d, "LARGE_VAL_SIZE", 100)
+    mnist1d.load.cache_clear()
 
 
 def test_symmetric_noise_flips_exactly_the_rate_to_other_classes():
@@ -167,6 +179,31 @@ def test_cache_is_written_reused_and_regenerated_when_tampered(tmp_path, monkeyp
     mnist1d.load.cache_clear()
 
 
+def test_large_eval_sets_come_from_a_second_draw_and_training_is_unchanged(tmp_path, monkeypatch):
+    small_mnist1d(monkeypatch)
+    small = mnist1d.splits(str(tmp_path))
+    large = mnist1d.splits(str(tmp_path), large_eval=True)
+    assert (large["train"][0] == small["train"][0]).all() and (large["train"][1] == small["train"][1]).all()
+    # The held-out draw's 500 examples: the first 100 validate, the other 400 test; none is a training signal.
+    assert len(large["val"][1]) == 100 and len(large["test"][1]) == 400
+    train = {row.tobytes() for row in large["train"][0]}
+    assert not any(row.tobytes() in train for row in np.concatenate([large["val"][0], large["test"][0]]))
+    assert len(list(tmp_path.glob("mnist1d-*.npz"))) == 2  # both draws cached, under their own argument hashes
+    mnist1d.load.cache_clear()
+
+
+def test_revised_mnist1d_tasks_carry_their_revision_in_the_board_version():
+    from regsuite.registry import build_registry
+
+    reg = build_registry(())
+    version = reg.suite("vision").version
+    for name in ("mnist1d-mlp", "mnist1d-noisy-mlp", "mnist1d-lt-mlp"):
+        task = reg.task(f"vision/{name}")
+        assert task.large_eval and task.board_version(version) == f"{version}.2"
+    cnn = reg.task("vision/mnist1d-cnn")  # unrevised: its runs keep the suite's version, and their ids
+    assert not cnn.large_eval and cnn.board_version(version) == version
+
+
 def test_mnist1d_models():
     import torch
 
@@ -187,11 +224,7 @@ def test_mnist1d_tasks_run_end_to_end_on_a_short_budget(name, tmp_path, monkeypa
     from regsuite.runner import build_hooks, seed_everything
     from regsuite.suites.vision import tasks
 
-    from regsuite.suites import mnist1d_data  # the shared generator and cache under the vision splits
-
-    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
-    monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
-    mnist1d.load.cache_clear()
+    small_mnist1d(monkeypatch)
     cls = next(c for c in tasks.ALL if c.name == name)
     task = type("Short", (cls,), {"budget": Budget(steps=20, eval_every=10, log_every=10)})()
     reg = build_registry(())
@@ -213,11 +246,7 @@ def test_mnist1d_tasks_run_end_to_end_on_a_short_budget(name, tmp_path, monkeypa
 def test_noisy_task_corrupts_training_labels_only(tmp_path, monkeypatch):
     from regsuite.suites.vision import tasks
 
-    from regsuite.suites import mnist1d_data  # the shared generator and cache under the vision splits
-
-    monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
-    monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
-    mnist1d.load.cache_clear()
+    small_mnist1d(monkeypatch)
 
     class Ctx:
         def data_path(self, *parts):
@@ -227,6 +256,7 @@ def test_noisy_task_corrupts_training_labels_only(tmp_path, monkeypatch):
     noisy = tasks.MNIST1DNoisyMLP().splits(Ctx())
     mnist1d.load.cache_clear()
     assert (noisy["train"][1] != clean["train"][1]).sum() == round(0.4 * 300)
+    assert [len(clean[k][1]) for k in ("train", "val", "test")] == [300, 100, 400]  # held-out draw: 100 + 400
     assert (noisy["train"][0] == clean["train"][0]).all()
     for split in ("val", "test"):
         assert (noisy[split][1] == clean[split][1]).all()
