@@ -137,3 +137,39 @@ def test_solver_task_refuses_methods_that_are_not_solvers(reg):
 def test_solvers_conform(reg, name):
     failed = [r for r in conformance([name], reg=reg) if not r.ok]
     assert not failed, failed
+
+
+def _run_task(reg, task, method: str, seed: int):
+    import torch
+
+    from regsuite.context import RunContext
+    from regsuite.plan import RunSpec, resolve_components, resolve_hparams
+    from regsuite.runner import build_hooks, seed_everything
+
+    components = resolve_components(reg, method, task)
+    hp = resolve_hparams(reg, components, task, [])
+    spec = RunSpec(task.suite, "1", task.key(), task.tier, method, components, hp, seed)
+    seed_everything(seed)
+    ctx = RunContext(seed=seed, device=torch.device("cpu"), tier=task.tier, hooks=build_hooks(reg, spec), hparams=hp)
+    return task.run(ctx), ctx
+
+
+def test_a_run_of_k_instances_reports_the_means_of_the_k_problems_single_runs_would_draw(reg):
+    """Instance i of seed s is problem 2 (k s + i): seed 0 with k = 3 solves the test problems of
+    single-instance seeds 0, 1 and 2 (and their validation problems)."""
+    base = type(reg.task(SMOKE))
+    multi = type("Three", (base,), {"instances": 3})()
+    single = [_run_task(reg, base(), "sinkhorn-log", s)[0] for s in range(3)]
+    three, ctx = _run_task(reg, multi, "sinkhorn-log", 0)
+    for key in ("cost_gap", "val_cost_gap", "iterations", "support_fraction"):
+        assert three[key] == pytest.approx(sum(r[key] for r in single) / 3, rel=1e-12), key
+    assert three["marginal_error"] == max(r["marginal_error"] for r in single)
+    assert three["steps_to_target"] == three["iterations"] and three["target_censored"] == 0.0
+    assert ctx.counters["steps"] == sum(int(r["iterations"]) for r in single)
+
+
+def test_standard_solver_tasks_are_revised_to_sixteen_instances(reg):
+    for name in ("solver-200-2d", "solver-300-2d"):
+        task = reg.task(f"optimal-transport/{name}")
+        assert task.instances == 16 and task.board_version("1") == "1.2"
+    assert reg.task(SMOKE).instances == 1 and reg.task(SMOKE).board_version("1") == "1"
