@@ -138,6 +138,13 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", help="issue 15's sample: defaults+K (baseline, suite defaults, K drawn at random)")
     parser.add_argument("--draws", type=int, default=200, help="random draws of the K extra methods (--sample)")
     args = parser.parse_args(argv)
+    extra = None
+    if args.sample:
+        head, _, k = args.sample.partition("+")
+        if head != "defaults" or not k.isdigit():
+            print(f"error: --sample takes defaults+K (K a whole number), not {args.sample!r}", file=sys.stderr)
+            return 2
+        extra = int(k)
     from regsuite.scoring import current_versions
     from regsuite.store import Store
 
@@ -151,13 +158,6 @@ def main(argv=None) -> int:
         df = df[df["protocol"] == args.protocol]
     if args.task:
         df = df[df["task"].isin(args.task)]
-    extra = None
-    if args.sample:
-        head, _, k = args.sample.partition("+")
-        if head != "defaults" or not k.isdigit():
-            print(f"error: --sample takes defaults+K (K a whole number), not {args.sample!r}", file=sys.stderr)
-            return 2
-        extra = int(k)
     for task, (name, direction, samples, censored) in task_samples(df, args.metric, args.min_seeds).items():
         if extra is not None:
             core = core_methods(task, set(samples))

@@ -39,3 +39,26 @@ def test_censored_runs_are_listed_not_averaged():
     name, direction, samples, censored = separation.task_samples(df, None)["g/t"]
     assert name == "steps_to_target" and direction == "min"
     assert samples == {"fast": [100.0, 200.0]} and censored == {"never": (2, 2)}
+
+
+def test_issue_sample_draws_the_extra_methods_and_holm_counts_only_the_sample():
+    a = [0.0, 1.0, 0.0, 1.0, 0.5]  # mean 0.5, sd 0.5
+    samples = {"A": a, "B": [x + 10 for x in a], "C": list(a), "D": [x + 20 for x in a]}
+    # Every other method drawn (K = 2 of 2): one draw, the whole table. Pairs: A-C equal (p = 1),
+    # the other five 10 or more sds apart: (b) 5/6. (a) 20 / 0.5 = 40. Ranks D 1, B 2, A and C 3.
+    f = separation.sampled_figures(samples, "max", ["A", "B"], 2, draws=50)
+    assert f["draws"] == 1 and f["methods"] == 4 and f["core"] == 2
+    assert f["range_over_sd"] == pytest.approx(40.0) and f["significant_pairs"] == pytest.approx(5 / 6)
+    assert f["groups"] == 3 and f["meets_a"] == f["meets_b"] == f["meets_c"] == 1.0
+    # K = 1: each draw adds C (A-B and B-C significant, A-C not: 2/3) or D (all three: 1);
+    # both kinds occur over 40 seeded draws and every draw meets (b) >= 25%.
+    g = separation.sampled_figures(samples, "max", ["A", "B"], 1, draws=40)
+    assert g["draws"] == 40 and g["significant_pairs"] in (pytest.approx(2 / 3), 1.0)
+    assert g["meets_b"] == 1.0 and 0.0 < g["meets_c"] < 1.0  # 3 groups only with D (D, B, A)
+    assert separation.sampled_figures(samples, "max", ["A", "B"], 1, draws=40) == g  # seeded
+
+
+def test_sample_option_refuses_a_malformed_value(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    assert separation.main([str(tmp_path), "--sample", "defaults+five"]) == 2
+    assert "--sample takes defaults+K" in capsys.readouterr().err
