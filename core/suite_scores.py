@@ -55,8 +55,26 @@ def profile_curve(ratios: list[float], n_tasks: int) -> list[float]:
     return [sum(r <= tau for r in ratios) / n_tasks for tau in TAU_GRID]
 
 
+def by_release(agg: pd.DataFrame) -> pd.DataFrame:
+    """``agg`` as suite-wide views read it: ``suite_version`` is the suite's own version ("1+task2" -> "1",
+    :func:`regsuite.task.suite_release`), the row's full one kept as ``board_version``, and of a task's
+    revisions within one suite version only the newest stays (a revised task is one board, not two)."""
+    from .task import suite_release, task_revision
+
+    if agg is None or not len(agg):
+        return agg
+    out = agg.copy()
+    versions = [str(v) for v in out["suite_version"]]
+    out["board_version"] = versions
+    out["suite_version"] = [suite_release(v) for v in versions]
+    revision = pd.Series([task_revision(v) for v in versions], index=out.index)
+    keys = [out[c] for c in ("suite", "suite_version", "task", "tier", "protocol")]
+    return out[revision == revision.groupby(keys, dropna=False).transform("max")]
+
+
 def suite_scores(agg: pd.DataFrame) -> pd.DataFrame:
-    """One row per (suite, suite_version, tier, protocol, method) with the aggregates above.
+    """One row per (suite, suite_version, tier, protocol, method) with the aggregates above; ``suite_version``
+    is the suite's own version (:func:`by_release`), whatever revision each task is at.
 
     Columns: ``tasks_covered``, ``n_tasks``, ``profile_area``, ``win_rate``, ``mean_rank``,
     ``ratios`` ({task: ratio}) and ``profile`` (rho on :data:`TAU_GRID`).
@@ -66,6 +84,7 @@ def suite_scores(agg: pd.DataFrame) -> pd.DataFrame:
     if agg is None or not len(agg):
         return pd.DataFrame(columns=cols)
     rows = []
+    agg = by_release(agg)
     ranked_all = agg[~agg["reference"].astype(bool)] if "reference" in agg else agg
     for key, board in ranked_all.groupby(["suite", "suite_version", "tier", "protocol"], sort=True, dropna=False):
         tasks = sorted(set(board["task"]))

@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from .context import RunContext
 
 TIERS = ("smoke", "standard", "full")
+REVISION_MARK = "+task"  # between a suite's version and a revised task's revision: "1+task2"
+
+
+def suite_release(board_version: str) -> str:
+    """The suite's version in a run's ``suite_version`` ("1+task2" -> "1"): what suite-wide views group by."""
+    return str(board_version).split(REVISION_MARK, 1)[0]
+
+
+def task_revision(board_version: str) -> int:
+    """The task's revision in a run's ``suite_version`` ("1+task2" -> 2, "1" -> 1)."""
+    _, _, rev = str(board_version).partition(REVISION_MARK)
+    return int(rev) if rev.isdigit() else 1
 
 
 @dataclass(frozen=True)
@@ -98,13 +110,13 @@ class Task:
     # Revision of the task's own settings (data, model, budget), counted from 1. Bump it when a change
     # alters what a run measures: run ids hash the suite's version and the task's key, not its
     # settings, so an unbumped change would make old runs cache hits. A revised task's rows carry
-    # ``"<suite version>.<revision>"`` (``board_version``), so results group old and new apart and
+    # ``"<suite version>+task<revision>"`` (``board_version``), so results group old and new apart and
     # ``results retire`` moves the old ones to superseded/; the task's other suite-mates keep theirs.
     version: ClassVar[int] = 1
 
     def board_version(self, suite_version: str) -> str:
-        """The version string this task's runs carry: the suite's, with ``.<revision>`` from revision 2 on."""
-        return suite_version if self.version == 1 else f"{suite_version}.{self.version}"
+        """The version string this task's runs carry: the suite's, with ``+task<revision>`` from revision 2 on."""
+        return suite_version if self.version == 1 else f"{suite_version}{REVISION_MARK}{self.version}"
 
     def cpu_threads(self) -> int | None:
         """The thread count this task's CPU runs get (None: keep the process's)."""

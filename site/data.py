@@ -181,13 +181,14 @@ def boards(agg: pd.DataFrame, scores: pd.DataFrame | None = None) -> list[dict]:
     the geometric mean of the cost ratios to the baseline. Reference rows come last, unranked. A smoke
     board is a pipeline check (``pipeline``): its rows are listed by name, not by score.
     """
-    from regsuite.suite_scores import suite_scores
+    from regsuite.suite_scores import by_release, suite_scores
 
     if scores is None:
         scores = suite_scores(agg)
     else:  # the whole results' scores: this suite's only
         scores = scores[scores["suite"].isin(set(agg["suite"]))]
     out = []
+    agg = by_release(agg)  # one board per suite version, each task at its newest revision
     for (version, tier, protocol), part in agg.groupby(["suite_version", "tier", "protocol"], sort=True):
         tasks = sorted(set(part["task"]))
         sc = scores[(scores["suite_version"] == version) & (scores["tier"] == tier) & (scores["protocol"] == protocol)]

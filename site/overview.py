@@ -81,9 +81,11 @@ def _values(runs: pd.DataFrame, task: str, version: str, tier: str, protocol: st
 
 
 def best_cards(data, scores: pd.DataFrame) -> list[dict]:
+    from regsuite.suite_scores import by_release
+
     cards = []
     for suite in data.suites():
-        part = data.agg[data.agg["suite"] == suite]
+        part = by_release(data.agg[data.agg["suite"] == suite])  # suite versions; each task's newest revision
         keys = sorted({(r.suite_version, r.tier, r.protocol) for r in part.itertuples(index=False)})
         version, tier, protocol = board_preference(keys)
         card = {"suite": suite, "version": version, "tier": tier, "protocol": protocol, "pipeline": tier == "smoke",
@@ -112,8 +114,8 @@ def best_cards(data, scores: pd.DataFrame) -> list[dict]:
                 r = mine.iloc[0]
                 base = rows[rows["method"] == baseline].iloc[0]
                 sign = 1.0 if r.direction == "max" else -1.0
-                d, lo, hi = diff_interval(_values(data.runs, task, version, tier, protocol, leader["method"]),
-                                          _values(data.runs, task, version, tier, protocol, baseline))
+                d, lo, hi = diff_interval(_values(data.runs, task, r.board_version, tier, protocol, leader["method"]),
+                                          _values(data.runs, task, base["board_version"], tier, protocol, baseline))
                 scale = abs(base["mean"]) if base["mean"] else math.nan
                 lo, hi = sorted((sign * lo / scale * 100, sign * hi / scale * 100))
                 entry["effect"] = {"delta_pct": sign * d / scale * 100, "lo": lo, "hi": hi,

@@ -140,6 +140,30 @@ def test_suite_scores_are_bounded_and_count_coverage():
     assert scores.loc["solo", "tasks_covered"] == 1 and scores.loc["solo", "profile_area"] == pytest.approx(0.5)
 
 
+def test_a_revised_task_joins_its_suite_board_at_its_newest_revision():
+    from regsuite.suite_scores import suite_scores
+
+    def task(name, version, values):
+        df = _runs(values, direction="min")
+        df["task"], df["suite_version"] = name, version
+        return df
+
+    runs = pd.concat([
+        task("s/t1", "1", {"base": [2.0, 2.1, 1.9], "fast": [1.0, 1.05, 0.95]}),
+        # t2 at revision 2 (the rows a suite board reads) and its revision-1 rows, where fast lost
+        task("s/t2", "1+task2", {"base": [4.0, 4.2, 3.8], "fast": [4.0, 4.1, 3.9]}),
+        task("s/t2", "1", {"base": [4.0, 4.2, 3.8], "fast": [8.0, 8.1, 7.9]}),
+    ])
+    agg = aggregate(runs, {"s/t1": "base", "s/t2": "base"})
+    assert set(agg["suite_version"]) == {"1", "1+task2"}  # per task, the two revisions are two boards
+    out = suite_scores(agg)
+    assert set(out["suite_version"]) == {"1"}  # one suite board, both tasks on it
+    out = out.set_index("method")
+    # As in the test above (revision 2's t2: a tie): fast's ratios 1 and 1, base's 2 and 1.
+    assert out.loc["fast", "profile_area"] == pytest.approx(1.0) and out.loc["base", "profile_area"] == pytest.approx(5 / 6)
+    assert (out["n_tasks"] == 2).all()
+
+
 def test_budget_curves_by_hand():
     from regsuite.task import Metric
     from regsuite.tuning_curves import budget_curves

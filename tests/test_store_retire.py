@@ -88,10 +88,10 @@ def test_rows_of_an_older_task_version_retire_whatever_their_protocol():
         "method": ["sgd", "sgd", "l2", "sgd"],
         "protocol": ["tuned:sobol-6+default", "default", "tuned:sobol-6+default", "default"],
         "hparams": ["{}"] * 4,
-        "suite_version": ["1", "1", "1.2", "1"],
+        "suite_version": ["1", "1", "1+task2", "1"],
     })
     # v/mlp is at revision 2 of suite version 1; v/cnn unrevised; a task the registry does not know stays.
-    current = {"v/mlp": "1.2", "v/cnn": "1"}
+    current = {"v/mlp": "1+task2", "v/cnn": "1"}
     assert stale_ids(runs, {}, current=current) == {"a": ("v/mlp", "sgd", "tuned:sobol-6+default"),
                                                     "b": ("v/mlp", "sgd", "default")}
     assert stale_ids(runs, {}, current={"v/cnn": "2"}) == {"d": ("v/cnn", "sgd", "default")}

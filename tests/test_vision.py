@@ -199,7 +199,7 @@ def test_revised_mnist1d_tasks_carry_their_revision_in_the_board_version():
     version = reg.suite("vision").version
     for name in ("mnist1d-mlp", "mnist1d-noisy-mlp", "mnist1d-lt-mlp"):
         task = reg.task(f"vision/{name}")
-        assert task.large_eval and task.board_version(version) == f"{version}.2"
+        assert task.large_eval and task.board_version(version) == f"{version}+task2"
     cnn = reg.task("vision/mnist1d-cnn")  # unrevised: its runs keep the suite's version, and their ids
     assert not cnn.large_eval and cnn.board_version(version) == version
 
