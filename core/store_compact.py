@@ -228,15 +228,53 @@ def remove_leftovers(store) -> None:
     curves = store.root / "curves"
     if not curves.is_dir():
         return
-    stale = [p for p in list_files(curves) if now - _mtime(p) > store.stale_s and _small(p)]
-    if not stale:
-        return
-    from .store_index import refresh
+    old = {p: _file_key(p) for p in list_files(curves) if now - _mtime(p) > store.stale_s}
+    cleared = _cleared(curves)
+    # A curves file once found to belong to a run (or too large to be a single run's) stays so:
+    # runs are never deleted, and a rewritten file has another size or mtime, so it is checked again.
+    stale = [p for p, key in old.items() if key not in cleared and _small(p)]
+    now_cleared = {key for p, key in old.items() if key in cleared or p not in stale}
+    if stale:
+        from .store_index import refresh
 
-    refresh(store)
-    if store.problems:  # some runs files are unreadable: their curves are not orphans, leave everything
-        return
-    for path in stale:
-        table, problem = read_curves_file(path)
-        if problem is None and table.num_rows and not set(table.column("run_id").to_pylist()) & set(store._latest):
-            path.unlink(missing_ok=True)
+        refresh(store)
+        if store.problems:  # some runs files are unreadable: their curves are not orphans, leave everything
+            return
+        for path in stale:
+            table, problem = read_curves_file(path)
+            if problem is not None:
+                continue
+            if table.num_rows and not set(table.column("run_id").to_pylist()) & set(store._latest):
+                path.unlink(missing_ok=True)
+            else:
+                now_cleared.add(old[path])
+    if now_cleared != cleared:
+        _record_cleared(curves, now_cleared)
+
+
+CLEARED = ".cleared-curves"  # in curves/: "name size mtime_ns" of stale curves files that are no orphans
+
+
+def _file_key(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    return f"{path.name} {st.st_size} {st.st_mtime_ns}"
+
+
+def _cleared(curves: Path) -> set[str]:
+    try:
+        return {line for line in (curves / CLEARED).read_text().splitlines() if line}
+    except (OSError, UnicodeDecodeError):
+        return set()  # none yet, or damaged: every stale file is checked again, as before
+
+
+def _record_cleared(curves: Path, keys: set[str]) -> None:
+    """Atomically; two benches racing only lose a record, which costs one more check next time."""
+    tmp = curves / f"{CLEARED}.{HOST}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text("".join(f"{k}\n" for k in sorted(keys) if k))
+        os.replace(tmp, curves / CLEARED)
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -437,3 +437,34 @@ def test_results_compact_command(tmp_path):
                           "0 orphan curves files removed\n")
     assert len(list((tmp_path / "runs").glob("runs-*.parquet"))) == 1
     assert Store(tmp_path).runs().set_index("run_id").loc["r0", "primary_value"] == 0.5
+
+
+def test_an_aged_store_checks_its_stale_curves_files_for_orphans_once(tmp_path, monkeypatch):
+    """Every open sweeps for orphan curves; files already found to belong to a run are not read again,
+    while an orphan planted later is still removed on the next open."""
+    import os
+    import time
+
+    import regsuite.store_compact as compact
+
+    Store(tmp_path).append([{"run_id": "kept", "status": "ok", "finished_at": "2026"}],
+                           [{"run_id": "kept", "step": 1, "value": 1.0}])
+    curves = tmp_path / "curves"
+    hour_ago = time.time() - 3600
+    for p in curves.iterdir():
+        os.utime(p, (hour_ago, hour_ago))
+    reads = []
+    real = compact.read_curves_file
+    monkeypatch.setattr(compact, "read_curves_file", lambda p: reads.append(p.name) or real(p))
+    assert Store(tmp_path).finished_ids() == {"kept"}
+    assert len(reads) == 1 and (curves / compact.CLEARED).read_text().startswith("curves-")
+    assert Store(tmp_path).finished_ids() == {"kept"} and len(reads) == 1  # cleared: not read again
+    Store(tmp_path).append([], [{"run_id": "orphan", "step": 1, "value": 1.0}])
+    orphan = next(p for p in curves.iterdir() if not p.name.startswith(".") and p.name not in reads)
+    os.utime(orphan, (hour_ago, hour_ago))
+    Store(tmp_path).finished_ids()
+    assert not orphan.exists() and len(reads) == 2
+    assert sorted(Store(tmp_path).curves()["run_id"]) == ["kept"]
+    (curves / compact.CLEARED).write_bytes(b"\xff\xfe")  # damaged record: everything is checked again
+    Store(tmp_path).finished_ids()
+    assert len(reads) == 3 and sorted(Store(tmp_path).curves()["run_id"]) == ["kept"]
