@@ -221,9 +221,8 @@ class BudgetSteps(_Numeric):
         return self.accept(value)
 
     def fraction(self, u: float) -> float:
-        if self.log:
-            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
+        """The share of the budget at ``u``: log-uniform or uniform over [low, high]."""
+        return (LogUniform(self.low, self.high) if self.log else Uniform(self.low, self.high)).sample(u)
 
     def sample(self, u: float, steps: int | None = None) -> int:
         if steps is None:

@@ -121,7 +121,7 @@ class SolverTask(Task):
         state = ctx.new_state(torch.nn.Module(), self.budget)
         k = self.instances
         gaps = {"val": [], "test": []}
-        errors, support, iterations, inner, seconds, logged = [], [], [], [], 0.0, set()
+        errors, support, iterations, inner, seconds, counts_iterations = [], [], [], [], 0.0, False
         for i in range(k):
             # Instance i of seed s: problem seeds 2 (k s + i) (test) and 2 (k s + i) + 1 (validation),
             # which for one instance a run are the seeds 2 s and 2 s + 1 of revision 1.
@@ -138,11 +138,11 @@ class SolverTask(Task):
                 iterations.append(int(log.get("iterations", 1)))
                 if "inner_iterations" in log:
                     inner.append(float(log["inner_iterations"]))
-                logged.update(key for key in ("iterations",) if key in log)
+                counts_iterations = counts_iterations or "iterations" in log
         out = {"val_cost_gap": float(np.mean(gaps["val"])), "cost_gap": float(np.mean(gaps["test"])),
                "marginal_error": float(max(errors)), "support_fraction": float(np.mean(support))}
         ctx.log(1, "val", "cost_gap", out["val_cost_gap"])
-        if "iterations" in logged:
+        if counts_iterations:
             out["iterations"] = float(np.mean(iterations))
             out["target_budget_steps"] = float(self.budget.steps)
             reached = max(errors) < self.tol  # every instance within tolerance
