@@ -90,6 +90,8 @@ def train_supervised(
     ``regsuite_select_training_data`` once, before the optimizer exists, and streams only the
     selected examples, shuffled by ``torch.Generator().manual_seed(ctx.seed)``; the selection's
     time and its charged steps and samples count in the run's cost (see :mod:`regsuite.selection`).
+    With ``train=``, the class counts of the examples the run trains on are published for the
+    methods that require ``"class-prior"`` (see :mod:`regsuite.class_prior`).
 
     ``evaluate(model)`` returns ``{split: {metric: value}}``; it runs every
     ``budget.eval_every`` steps (logged as curves) and once at the end.
@@ -190,9 +192,12 @@ def _selected_stream(ctx, state, batches, train, make_model, batch_size: int):
         raise ValueError("train_supervised: batches is a function, so train= (the training tensors) is required")
     import torch
 
+    from . import class_prior
     from .selection import TrainingSet, select_training_data
 
     if not wants:
+        if "y" in train:
+            class_prior.publish(state, train["y"])
         return batches(train, torch.Generator().manual_seed(ctx.seed)), _Selection()
     if make_model is None:
         raise ValueError("train_supervised: data selection needs make_model= (a fresh model of the task)")
@@ -203,6 +208,8 @@ def _selected_stream(ctx, state, batches, train, make_model, batch_size: int):
     indices, seconds = select_training_data(hooks, data, state)
     kept = train if indices is None else data.subset(indices)
     kept_n = len(data) if indices is None else len(indices)
+    if "y" in kept:
+        class_prior.publish(state, kept["y"])  # the priors of what the run trains on
     ctx.notes["data_selection"] = (f"trained on {kept_n} of {len(data)} training examples; selecting them took "
                                    f"{data.steps} scoring steps ({data.samples} samples)")
     stream = batches(kept, torch.Generator().manual_seed(ctx.seed))

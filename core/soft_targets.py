@@ -52,6 +52,20 @@ def expected_loss(per_class, batch: dict):
     return per_class.gather(1, batch["y"].view(-1, 1)).mean()
 
 
+def weighted_expected_loss(per_class, batch: dict, class_weights):
+    """The class-weighted mean: sum_i sum_k q[i, k] w_k L[i, k] / sum_i sum_k q[i, k] w_k.
+
+    With hard labels that is torch's ``cross_entropy(weight=w)`` reduction, sum_i w_{y_i} L_i /
+    sum_i w_{y_i}; soft targets weight each class's share of an example the same way.
+    """
+    if "y_soft" in batch:
+        weighted = batch["y_soft"] * class_weights
+        return (weighted * per_class).sum() / weighted.sum()
+    y = batch["y"].view(-1, 1)
+    w = class_weights[batch["y"]]
+    return (w * per_class.gather(1, y).squeeze(1)).sum() / w.sum()
+
+
 def soft_cross_entropy(logits, batch: dict):
     """Cross-entropy against soft targets when present, the usual hard-label one otherwise."""
     import torch.nn.functional as F

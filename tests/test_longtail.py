@@ -41,7 +41,8 @@ def test_group_accuracy_counts_only_the_groups_labels():
     assert group_accuracy(model, x, y, np.array([0])) == 1.0
 
 
-def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["sgd", "ldam-drw"])
+def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypatch, method):
     import torch
 
     from regsuite import Budget
@@ -60,9 +61,9 @@ def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypat
     task = type("Short", (MNIST1DLongTailMLP,), {"budget": Budget(steps=30, eval_every=10, log_every=10)})()
     reg = build_registry(())
     assert "vision/mnist1d-lt-mlp" in reg.tasks
-    components = resolve_components(reg, "sgd", task)
+    components = resolve_components(reg, method, task)
     hp = resolve_hparams(reg, components, task, [])
-    spec = RunSpec(task.suite, "1", task.key(), task.tier, "sgd", components, hp, 0)
+    spec = RunSpec(task.suite, "1", task.key(), task.tier, method, components, hp, 0)
     seed_everything(0)
     ctx = RunContext(seed=0, device=torch.device("cpu"), tier=task.tier, hooks=build_hooks(reg, spec), hparams=hp,
                      data_dir=tmp_path)
@@ -72,6 +73,8 @@ def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypat
     mnist1d.load.cache_clear()
     counts = np.bincount(train_y, minlength=10)
     assert counts[0] > counts[9] * 5  # imbalanced: ratio 10 between the first and last class quotas
+    # The loop published the training histogram for the long-tail losses (regsuite.class_prior).
+    assert ctx.states[-1].extras["class_counts"].tolist() == counts.tolist()
     # The test split's accuracy is the count-weighted mean of the two groups' accuracies.
     tail = np.isin(test_y, [7, 8, 9]).sum()
     mixed = (metrics["test_minority_accuracy"] * tail
