@@ -305,7 +305,8 @@ def run_plan(
     from .checkpoint import discard, run_options
     from .executors import Job
 
-    done = set() if force else store.finished_ids()
+    plan_ids = frozenset(r.run_id for r in runs)
+    done = set() if force else store.finished_ids(among=plan_ids)
     todo = list({r.run_id: r for r in runs if r.run_id not in done}.values())
     counts = {"cached": len(runs) - len(todo), "ok": 0, "diverged": 0, "error": 0, "timeout": 0}
     bar = Progress(len(todo)) if progress else None
@@ -328,7 +329,7 @@ def run_plan(
             if claim is None:
                 waiting.append(spec)
                 continue
-            if not force and spec.run_id in store.finished_ids():  # finished by another process meanwhile
+            if not force and spec.run_id in store.finished_ids(among=plan_ids):  # finished by another process
                 claim.release()
                 counts["cached"] += 1
                 if bar:

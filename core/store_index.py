@@ -30,8 +30,12 @@ SCHEMA = pa.schema([("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa
 ROWS = ("run_id", "status", "finished_at")
 
 
-def load(runs_dir: Path) -> dict:
-    """file name -> ((size, mtime_ns), table of run_id, status, finished_at); empty if absent or unreadable."""
+def load(runs_dir: Path, among: frozenset | None = None) -> dict:
+    """file name -> ((size, mtime_ns), table of run_id, status, finished_at); empty if absent or unreadable.
+
+    ``among``: each file's rows only for these run ids (its size and mtime as always). Such a partial
+    index answers for those runs but must never be saved.
+    """
     import pyarrow.compute as pc
 
     try:
@@ -40,12 +44,25 @@ def load(runs_dir: Path) -> dict:
             return {}
     except (OSError, pa.ArrowException):
         return {}
-    out: dict = {}
+    stats = _file_stats(table)
+    if among is not None:
+        table = table.filter(pc.is_in(table.column("run_id"), value_set=pa.array(sorted(among), pa.string())))
     files = table.column("file")
+    empty = table.schema.empty_table().select(list(ROWS))
+    out = {name: (stat, empty) for name, stat in stats.items()}
     for name in pc.unique(files).to_pylist():
-        part = table.filter(pc.equal(files, name))
-        out[name] = ((part.column("size")[0].as_py(), part.column("mtime_ns")[0].as_py()), part.select(list(ROWS)))
+        if name in out:
+            out[name] = (stats[name], table.filter(pc.equal(files, name)).select(list(ROWS)))
     return out
+
+
+def _file_stats(table: pa.Table) -> dict:
+    """file name -> (size, mtime_ns) for the files whose rows all carry one size and mtime (save writes them so)."""
+    part = table.group_by("file").aggregate([("size", "min"), ("size", "max"), ("mtime_ns", "min"),
+                                             ("mtime_ns", "max")])
+    cols = [part.column(c).to_pylist() for c in ("file", "size_min", "size_max", "mtime_ns_min", "mtime_ns_max")]
+    return {name: (size, mtime) for name, size, size_max, mtime, mtime_max in zip(*cols)
+            if size == size_max and mtime == mtime_max}
 
 
 def validated(runs_dir: Path) -> dict:
@@ -57,12 +74,7 @@ def validated(runs_dir: Path) -> dict:
             table = pf.read(columns=["file", "size", "mtime_ns"], use_threads=False)
     except (OSError, pa.ArrowException):
         return {}
-    part = table.group_by("file").aggregate([("size", "min"), ("size", "max"), ("mtime_ns", "min"),
-                                             ("mtime_ns", "max")])
-    cols = [part.column(c).to_pylist() for c in ("file", "size_min", "size_max", "mtime_ns_min", "mtime_ns_max")]
-    # A file's rows all carry one size and mtime (save writes them so); one that does not is not vouched for.
-    return {name: (size, mtime) for name, size, size_max, mtime, mtime_max in zip(*cols)
-            if size == size_max and mtime == mtime_max}
+    return _file_stats(table)
 
 
 def save(runs_dir: Path, index: dict) -> None:
@@ -99,6 +111,10 @@ def note_all(store, tables: list) -> None:
     if not tables:
         return
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if store._scope is not None:
+        import pyarrow.compute as pc
+
+        table = table.filter(pc.is_in(table.column("run_id"), value_set=pa.array(sorted(store._scope), pa.string())))
     if store._latest or table.num_rows < 1000:
         for run_id, status, finished in zip(*(table.column(c).to_pylist() for c in ROWS)):
             store._note(run_id, status, finished)
@@ -116,12 +132,23 @@ def note_all(store, tables: list) -> None:
     store._finished = set(pc.filter(ids, done).to_pylist())
 
 
-def refresh(store) -> None:
+def refresh(store, among=None) -> None:
     """Note in ``store`` the latest status of every run in files it has not seen (or that changed).
 
+    ``among``: the caller asks about these run ids only. A store that has noted nothing yet then notes
+    only them (``store._scope``); one that noted all runs answers from those; a scoped store asked about
+    runs outside its scope, or about all, forgets what it noted and reads again for the wider question.
     A file that vanishes between listing and reading was merged by a compaction, whose output is already in
     place: the directory is listed again, so its rows are found there.
     """
+    wanted = None if among is None else frozenset(among)
+    if store._scope is not None and (wanted is None or not wanted <= store._scope):
+        store._known.clear()
+        store._latest.clear()
+        store._finished.clear()
+        store._scope = wanted
+    elif not store._known and not store._latest:
+        store._scope = wanted
     for _ in range(20):
         if not _refresh_once(store):
             return
@@ -139,8 +166,8 @@ def _refresh_once(store) -> bool:
     new = [p for p in files if stats[p.name] is not None and store._known.get(p.name) != stats[p.name]]
     if not new:
         return vanished
-    index = load(runs_dir)
-    changed = False
+    index = load(runs_dir, store._scope)
+    changed, added = False, {}
     found = []
     for path in new:
         entry = index.get(path.name)
@@ -157,14 +184,17 @@ def _refresh_once(store) -> bool:
                 continue
             rows = entry_rows(table)
             if rows.num_rows > INDEX_ROWS:
-                index[path.name] = (stats[path.name], rows)
+                index[path.name] = added[path.name] = (stats[path.name], rows)
                 changed = True
         found.append(rows)
         store._known[path.name] = stats[path.name]
     note_all(store, found)
     gone = [name for name in index if name not in stats]
-    for name in gone:
-        del index[name]
     if changed or gone:
+        if store._scope is not None:  # the loaded index holds some runs' rows only: update the whole one
+            index = load(runs_dir)
+            index.update(added)
+        for name in gone:
+            index.pop(name, None)
         save(runs_dir, index)
     return vanished

@@ -69,3 +69,31 @@ def test_write_failure_is_a_clear_error_and_leaves_no_partial_file(tmp_path, mon
     with pytest.raises(StoreError, match="No space left on device"):
         Store(tmp_path).append([row("x")])
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_finished_ids_among_a_plan_answers_as_the_whole_store_does_and_keeps_the_index_whole(tmp_path, monkeypatch):
+    from regsuite import store_index
+    from regsuite.store_compact import compact
+
+    monkeypatch.setattr(store_index, "INDEX_ROWS", 3)  # files of more than 3 rows get index entries
+    early, late = "2026-01-01T00:00:00", "2026-01-02T00:00:00"
+    Store(tmp_path).append([row(f"r{i}") for i in range(6)] + [row("x"), row("y", status="error")])
+    compact(Store(tmp_path), full=True)  # one indexed file of 8 runs
+    small = Store(tmp_path)
+    small.append([row("x", status="error", finished=late)])  # x's latest row is now an error: not finished
+    small.append([row("y", finished=late), row("z", finished=early)])  # y retried and finished; z new
+    big = [row(f"b{i}") for i in range(5)]
+    small.append(big)  # a new large file the index does not know yet
+    plan = {"r1", "x", "y", "z", "b2", "never-run"}
+
+    scoped = Store(tmp_path)
+    assert scoped.finished_ids(among=plan) == {"r1", "y", "z", "b2"}
+    assert len(scoped._latest) == 5  # only the plan's runs were noted ("never-run" has no row)
+    # The scoped refresh indexed the new large file with all its rows, not the plan's only.
+    index = pq.read_table(tmp_path / "runs" / store_index.INDEX).column("run_id").to_pylist()
+    assert {f"b{i}" for i in range(5)} <= set(index) and {f"r{i}" for i in range(6)} <= set(index)
+    # Asking about every run re-reads: the same answer as a fresh store's, which saw everything.
+    whole = Store(tmp_path).finished_ids()
+    assert whole == {f"r{i}" for i in range(6)} | {"y", "z"} | {f"b{i}" for i in range(5)}
+    assert scoped.finished_ids() == whole
+    assert scoped.finished_ids(among={"r0", "x"}) == {"r0"}  # a full store answers any scope from memory
