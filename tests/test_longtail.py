@@ -55,6 +55,7 @@ def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypat
 
     monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
     monkeypatch.setattr(mnist1d_data, "HELD_OUT_ARGS", {**SMALL, "seed": 7})
+    monkeypatch.setattr(mnist1d_data, "LONG_TAIL_POOL_ARGS", {**SMALL, "seed": 11})
     monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
     monkeypatch.setattr(mnist1d, "LARGE_VAL_SIZE", 100)
     mnist1d.load.cache_clear()
@@ -72,7 +73,12 @@ def test_long_tail_task_runs_and_its_group_accuracies_add_up(tmp_path, monkeypat
     train_y, test_y = arrays["train"][1], arrays["test"][1]
     mnist1d.load.cache_clear()
     counts = np.bincount(train_y, minlength=10)
-    assert counts[0] > counts[9] * 5  # imbalanced: ratio 10 between the first and last class quotas
+    # The 500-example pool has 50 a class (below n_max = 2,000): n_c = round(50 * 10^(-c/9)), 50 down to 5.
+    assert counts.tolist() == [round(50 * 10 ** (-c / 9)) for c in range(10)]
+    # Drawn from the pool, not from the main draw's training split; never from validation or test.
+    main_train = {row.tobytes() for row in mnist1d.splits(str(tmp_path / "generated"))["train"][0]}
+    held = {row.tobytes() for row in np.concatenate([arrays["val"][0], arrays["test"][0]])}
+    assert not any(row.tobytes() in main_train or row.tobytes() in held for row in arrays["train"][0])
     # The loop published the training histogram for the long-tail losses (regsuite.class_prior).
     assert ctx.states[-1].extras["class_counts"].tolist() == counts.tolist()
     # The test split's accuracy is the count-weighted mean of the two groups' accuracies.

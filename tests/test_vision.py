@@ -113,11 +113,12 @@ SMALL_HELD_OUT = {**SMALL, "seed": 7}
 
 
 def small_mnist1d(monkeypatch):
-    """Generate 500-example draws (training and held-out) instead of 6,000 and 30,000."""
+    """Generate 500-example draws (training, held-out, long-tail pool) instead of 6,000, 30,000 and 25,000."""
     from regsuite.suites import mnist1d_data
 
     monkeypatch.setattr(mnist1d_data, "ARGS", SMALL)
     monkeypatch.setattr(mnist1d_data, "HELD_OUT_ARGS", SMALL_HELD_OUT)
+    monkeypatch.setattr(mnist1d_data, "LONG_TAIL_POOL_ARGS", {**SMALL, "seed": 11})
     monkeypatch.setattr(mnist1d, "VAL_SIZE", 100)
     monkeypatch.setattr(mnist1d, "LARGE_VAL_SIZE", 100)
     mnist1d.load.cache_clear()
@@ -197,9 +198,9 @@ def test_revised_mnist1d_tasks_carry_their_revision_in_the_board_version():
 
     reg = build_registry(())
     version = reg.suite("vision").version
-    for name in ("mnist1d-mlp", "mnist1d-noisy-mlp", "mnist1d-lt-mlp"):
+    for name, revision in (("mnist1d-mlp", 2), ("mnist1d-noisy-mlp", 2), ("mnist1d-lt-mlp", 3)):
         task = reg.task(f"vision/{name}")
-        assert task.large_eval and task.board_version(version) == f"{version}+task2"
+        assert task.large_eval and task.board_version(version) == f"{version}+task{revision}"
     cnn = reg.task("vision/mnist1d-cnn")  # unrevised: its runs keep the suite's version, and their ids
     assert not cnn.large_eval and cnn.board_version(version) == version
 
