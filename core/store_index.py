@@ -57,12 +57,30 @@ def load(runs_dir: Path, among: frozenset | None = None) -> dict:
 
 
 def _file_stats(table: pa.Table) -> dict:
-    """file name -> (size, mtime_ns) for the files whose rows all carry one size and mtime (save writes them so)."""
-    part = table.group_by("file").aggregate([("size", "min"), ("size", "max"), ("mtime_ns", "min"),
-                                             ("mtime_ns", "max")])
-    cols = [part.column(c).to_pylist() for c in ("file", "size_min", "size_max", "mtime_ns_min", "mtime_ns_max")]
-    return {name: (size, mtime) for name, size, size_max, mtime, mtime_max in zip(*cols)
-            if size == size_max and mtime == mtime_max}
+    """file name -> (size, mtime_ns) for the files whose rows all carry one size and mtime (save writes them so).
+
+    With numpy over the dictionary codes of ``file``: ``Table.group_by`` would import pyarrow's
+    dataset engine, and with it pandas, on every bench's first look at the store.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if not table.num_rows:
+        return {}
+    files = pc.dictionary_encode(table.column("file")).combine_chunks()
+    codes = files.indices.to_numpy(zero_copy_only=False)
+    names = files.dictionary.to_pylist()
+    out = {}
+    for column in ("size", "mtime_ns"):
+        values = table.column(column).to_numpy()
+        low = np.full(len(names), np.iinfo(np.int64).max)
+        high = np.full(len(names), np.iinfo(np.int64).min)
+        np.minimum.at(low, codes, values)
+        np.maximum.at(high, codes, values)
+        out[column] = (low.tolist(), high.tolist())
+    (size, size_max), (mtime, mtime_max) = out["size"], out["mtime_ns"]
+    return {name: (size[i], mtime[i]) for i, name in enumerate(names)
+            if size[i] == size_max[i] and mtime[i] == mtime_max[i]}
 
 
 def validated(runs_dir: Path) -> dict:
