@@ -168,8 +168,10 @@ def test_a_run_of_k_instances_reports_the_means_of_the_k_problems_single_runs_wo
     assert ctx.counters["steps"] == sum(int(r["iterations"]) for r in single)
 
 
-def test_standard_solver_tasks_are_revised_to_sixteen_instances(reg):
-    for name in ("solver-200-2d", "solver-300-2d"):
+def test_standard_solver_tasks_are_revised_to_sixteen_and_thirty_two_instances(reg):
+    task = reg.task("optimal-transport/solver-300-2d")
+    assert task.instances == 32 and task.board_version("1") == "1+task3"
+    for name in ("solver-200-2d",):
         task = reg.task(f"optimal-transport/{name}")
         assert task.instances == 16 and task.board_version("1") == "1+task2"
     assert reg.task(SMOKE).instances == 1 and reg.task(SMOKE).board_version("1") == "1"
