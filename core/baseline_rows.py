@@ -75,9 +75,13 @@ def with_baselines(runs, baselines: dict[str, str], source):
 def _missing_groups(runs, baselines: dict[str, str]) -> list[tuple[tuple[str, ...], str]]:
     """The task groups (sorted by their keys) whose baseline method has no row in ``runs``, each with that
     method. Keys as ``astype(str)`` gives them; a group with a missing key is skipped, as a group-by would."""
-    columns = [runs[c].astype(str).tolist() for c in KEYS + ["method"]]
+    return missing_groups({c: runs[c].astype(str).tolist() for c in KEYS + ["method"]}, baselines)
+
+
+def missing_groups(columns: dict[str, list], baselines: dict[str, str]) -> list[tuple[tuple[str, ...], str]]:
+    """:func:`_missing_groups` on the runs' columns as plain lists (a missing key: anything not a string)."""
     methods: dict[tuple, set] = {}
-    for *key, method in zip(*columns):
+    for *key, method in zip(*(columns[c] for c in KEYS + ["method"])):
         if any(not isinstance(v, str) for v in key):  # NaN: pandas' str dtype keeps it missing
             continue
         methods.setdefault(tuple(key), set()).add(method)

@@ -194,6 +194,11 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines
     """``runs``: the store's rows when the caller has read them already (a large store is read once)."""
     from .scoring import aggregate, format_table
 
+    if runs is None and run_ids is not None and fmt == "table" and not suites and not tasks:
+        table = _plan_table(reg, store, run_ids, baselines_from)
+        if table is not None:  # a plan's table on plain lists: no pandas import for a cached bench
+            click.echo(table[0])
+            return table[1]
     if runs is None:
         runs = _scoring_rows(reg, store, run_ids)  # filtered while reading: a plan's rows stay cheap
     if suites and len(runs):
@@ -225,6 +230,27 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines
         if suite.report is not None:
             click.echo("\n" + suite.load_report()(runs[runs["suite"] == name], fmt))
     return len(agg)
+
+
+def _plan_table(reg, store, run_ids, baselines_from):
+    """(text, rows) of a plan's table without pandas, or None where :func:`_print_results`' general
+    path is needed (a suite's own report or metric columns, a baseline to take from elsewhere, ...)."""
+    from .baseline_rows import missing_groups
+    from .scoring import INPUT_COLUMNS
+    from .scoring_small import table_of_columns
+
+    columns = store.run_columns(run_ids, [c for c in INPUT_COLUMNS if c != "metrics"])
+    if columns is None or not columns["run_id"]:
+        return None
+    suites = [reg.suites.get(name) for name in set(columns["suite"])] if reg is not None else []
+    if any(s is not None and (s.report is not None or s.report_metrics) for s in suites):
+        return None
+    baselines = _baselines(reg) if reg is not None else {}
+    if baselines_from is not None and reg is not None and missing_groups(columns, baselines):
+        return None
+    from .stats import ALPHA
+
+    return table_of_columns(columns, baselines, _references(reg), ALPHA)
 
 
 def _scoring_rows(reg, store, run_ids):

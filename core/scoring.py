@@ -15,10 +15,12 @@ Statistics (see :mod:`regsuite.stats` for each formula):
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .stats import ALPHA, dominance_ranks, holm, t_interval, welch_p
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: a cached bench's table never needs it
+    import pandas as pd
 
 GROUP = ["suite", "suite_version", "task", "tier", "protocol", "method"]
 TASK_GROUP = ["suite", "suite_version", "task", "tier", "protocol"]
@@ -41,6 +43,8 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
     ``baselines`` maps a task key to its baseline method; ``references`` names the methods shown
     unranked. The delta is the relative improvement of the mean over the baseline's, in %.
     """
+    import pandas as pd
+
     if runs is None or not len(runs):
         return pd.DataFrame(columns=COLUMNS)
     baselines = baselines or {}
@@ -56,6 +60,8 @@ def aggregate(runs: pd.DataFrame, baselines: dict[str, str] | None = None,
 
 def _aggregate_frame(runs: pd.DataFrame, baselines: dict, references: set, alpha: float) -> pd.DataFrame:
     """:func:`aggregate` with pandas' group-by, for any size (the reference for :mod:`regsuite.scoring_small`)."""
+    import pandas as pd
+
     runs = current_versions(runs)
     ok = runs["status"] == "ok"
     frame = runs[GROUP + ["primary_metric", "primary_direction"]].copy()
@@ -130,6 +136,8 @@ def current_versions(runs: pd.DataFrame) -> pd.DataFrame:
     After a method's rule is fixed (its version bumped), a results directory holds rows of both
     versions under one name; averaging them would report neither.
     """
+    import pandas as pd
+
     if "method_versions" not in runs or not len(runs):
         return runs
     versions = runs["method_versions"].astype("string").fillna("")
@@ -208,6 +216,8 @@ def _score_task(out: pd.DataFrame, idx, values: list, baselines: dict, alpha: fl
 
 def aggregate_metrics(runs: pd.DataFrame, metrics) -> pd.DataFrame:
     """Mean ± 95% CI over seeds of each named metric, one row per (task, tier, protocol, method)."""
+    import pandas as pd
+
     from .store import metrics_of
 
     rows = []
@@ -239,7 +249,7 @@ def rank_text(row) -> str:
     if getattr(row, "reference", False):
         return "ref"
     r = row.rank
-    return "—" if r is None or pd.isna(r) else str(int(r))
+    return "—" if _missing(r) else str(int(r))
 
 
 def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
@@ -249,13 +259,7 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "csv":
         return agg.to_csv(index=False)
     shown = _shown(agg)
-    notes = []
-    if (agg["tier"] == "smoke").any():
-        notes.append("smoke tier: a pipeline check on tiny data, not a ranking of methods.")
-    if "censored" in agg and (agg["censored"] > 0).any():
-        notes.append("≥: some seeds never reached the target; they enter at the budget (a lower bound of their time).")
-    notes.append("rank: 1 + methods significantly better (Welch, Holm over all pairs, alpha 0.05); "
-                 "equal ranks form a tie group. ref: reference row, not ranked.")
+    notes = table_notes(agg["tier"].tolist(), agg["censored"].tolist() if "censored" in agg else [])
     if fmt == "markdown":
         header = "| " + " | ".join(shown.columns) + " |"
         sep = "|" + "|".join("---" for _ in shown.columns) + "|"
@@ -264,17 +268,44 @@ def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
     return "\n".join([text_table(shown), *notes])
 
 
+def format_columns_table(agg: dict[str, list]) -> str | None:
+    """:func:`format_table`'s text table from the aggregate's columns as lists (no pandas), or None
+    where a cell is not a plain one-line string (pandas' formatter decides then)."""
+    shown = shown_columns(agg)
+    text = text_lines(list(shown), list(shown.values()))
+    if text is None:
+        return None
+    return "\n".join([text, *table_notes(agg["tier"], agg.get("censored", []))])
+
+
+def table_notes(tiers: list, censored: list) -> list[str]:
+    """The lines under a table: what its tier means, what '≥' means, how ranks read."""
+    notes = []
+    if any(t == "smoke" for t in tiers):
+        notes.append("smoke tier: a pipeline check on tiny data, not a ranking of methods.")
+    if any(c > 0 for c in censored):
+        notes.append("≥: some seeds never reached the target; they enter at the budget (a lower bound of their time).")
+    notes.append("rank: 1 + methods significantly better (Welch, Holm over all pairs, alpha 0.05); "
+                 "equal ranks form a tie group. ref: reference row, not ranked.")
+    return notes
+
+
 def text_table(shown: pd.DataFrame) -> str:
-    """``shown.to_string(index=False)`` for a table of plain strings, in a fraction of the time.
+    """``shown.to_string(index=False)`` for a table of plain strings, in a fraction of the time."""
+    text = text_lines([str(c) for c in shown.columns], [shown[c].tolist() for c in shown.columns])
+    return shown.to_string(index=False) if text is None else text
+
+
+def text_lines(names: list[str], columns: list[list]) -> str | None:
+    """What ``to_string(index=False)`` prints for a table of plain strings; None for anything else.
 
     pandas formats cell by cell through its generic formatters (seconds for 20,000 rows); a column
     of strings only needs right-justifying to its widest cell (header included), one space between
-    columns. Anything else (missing cells, line breaks, non-strings) goes to pandas.
+    columns. Missing cells, line breaks, non-strings and an empty table are left to pandas.
     """
-    columns = [shown[c].tolist() for c in shown.columns]
-    if not len(shown) or not all(isinstance(v, str) and "\n" not in v and "\t" not in v for col in columns for v in col):
-        return shown.to_string(index=False)
-    names = [str(c) for c in shown.columns]
+    if not columns or not columns[0] or not all(isinstance(v, str) and "\n" not in v and "\t" not in v
+                                                for col in columns for v in col):
+        return None
     widths = [max(len(name), max(map(len, col), default=0)) for name, col in zip(names, columns)]
     lines = [" ".join(name.rjust(w) for name, w in zip(names, widths))]
     lines += [" ".join(v.rjust(w) for v, w in zip(row, widths)) for row in zip(*columns)]
@@ -283,29 +314,33 @@ def text_table(shown: pd.DataFrame) -> str:
 
 def _shown(agg: pd.DataFrame) -> pd.DataFrame:
     """The columns of the text and Markdown tables, as strings."""
+    import pandas as pd
+
+    # Plain Python values: itertuples() would walk every column, and Arrow-backed string columns one
+    # element at a time (half of this function).
+    return pd.DataFrame(shown_columns({c: agg[c].tolist() for c in agg.columns}))
+
+
+def shown_columns(agg: dict[str, list]) -> dict[str, list]:
+    """Header -> cells of the text and Markdown tables, from the aggregate's columns as lists."""
     from collections import namedtuple
 
-    # Rows of the columns the cell formatters read, as plain Python values: itertuples() would walk
-    # every column, and Arrow-backed string columns one element at a time (half of this function).
     used = [c for c in ("mean", "ci95", "censored", "n", "reference", "rank", "vs_baseline", "p_holm") if c in agg]
     Row = namedtuple("Row", used)
-    rows = [Row._make(values) for values in zip(*(agg[c].tolist() for c in used))]
-    shown = pd.DataFrame(
-        {
-            "task": agg["task"],
-            "tier": agg["tier"],
-            "method": agg["method"],
-            "metric": agg["metric"],
-            "mean ± 95% CI": [_pm_censored(r) for r in rows],
-            "n": agg["n"].astype(str) + [f" ({f} failed)" if f else "" for f in agg["failed"]],
-            "rank": [rank_text(r) for r in rows],
-            "vs baseline (Holm)": [significance_text(r) for r in rows],
-            "Δ vs baseline": [_pct(d) for d in agg["delta_pct"].tolist()],
-            "step time ×": [_ratio(r) for r in agg["step_time_ratio"].tolist()],
-        }
-    )
-    if (agg["protocol"] != "default").any():
-        shown.insert(2, "protocol", agg["protocol"])
+    rows = [Row._make(values) for values in zip(*(agg[c] for c in used))]
+    shown = {"task": agg["task"], "tier": agg["tier"]}
+    if any(p != "default" for p in agg["protocol"]):
+        shown["protocol"] = agg["protocol"]
+    shown.update({
+        "method": agg["method"],
+        "metric": agg["metric"],
+        "mean ± 95% CI": [_pm_censored(r) for r in rows],
+        "n": [f"{n}" + (f" ({f} failed)" if f else "") for n, f in zip(agg["n"], agg["failed"])],
+        "rank": [rank_text(r) for r in rows],
+        "vs baseline (Holm)": [significance_text(r) for r in rows],
+        "Δ vs baseline": [_pct(d) for d in agg["delta_pct"]],
+        "step time ×": [_ratio(r) for r in agg["step_time_ratio"]],
+    })
     return shown
 
 
@@ -318,6 +353,11 @@ def _pm_censored(row) -> str:
     if c >= row.n:
         return f"not reached in {_num(row.mean, True)} (0/{row.n})"
     return f"≥ {text} ({row.n - c}/{row.n} reached)"
+
+
+def _missing(value) -> bool:
+    """None, NaN or pandas' NA (recognised without importing pandas)."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
 
 
 def _integral(values) -> bool:

@@ -25,21 +25,19 @@ SMALL_ROWS = 1000
 
 
 def _missing(value) -> bool:
-    import pandas as pd
+    """None, NaN or pandas' NA (recognised without importing pandas)."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
 
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
-
-def _floats(series, ok: list[bool]) -> list[float] | None:
-    """``pd.to_numeric(series, errors="coerce").where(ok)`` as floats; None for a dtype left to pandas."""
-    import pandas as pd
-
+def _floats(series) -> list[float] | None:
+    """``pd.to_numeric(series, errors="coerce")`` as floats; None for a dtype left to pandas."""
     import numpy as np
+    import pandas as pd
 
     num = pd.to_numeric(series, errors="coerce")
     if not isinstance(num.dtype, np.dtype) or num.dtype.kind not in "fi":
         return None  # nullable and other extension dtypes: pandas' own kernels
-    return [float(v) if keep else math.nan for v, keep in zip(num.tolist(), ok)]
+    return [float(v) for v in num.tolist()]
 
 
 def _group_mean(column: list[float], groups: list[list[int]], monotonic: bool) -> list[float]:
@@ -93,14 +91,14 @@ def _sort_key(value):
     return (1, 0) if _missing(value) else (0, value)
 
 
+FLOAT_INPUTS = ("primary_value", "step_time_ms", "state_mem_mb", "wall_s")
+
+
 def aggregate_small(runs, baselines: dict, references: set, alpha: float):
     """The frame ``scoring.aggregate`` returns, or None when this input is left to the pandas path."""
-    import numpy as np
     import pandas as pd
 
-    from .scoring import COLUMNS, GROUP, TASK_GROUP, censored_bound, current_versions
-    from .stats import dominance_ranks, holm, welch_p
-    from .t_quantiles import t975
+    from .scoring import COLUMNS, GROUP, current_versions
 
     text_columns = [*GROUP, "primary_metric", "primary_direction"]
     if any(not (runs[c].dtype == object or isinstance(runs[c].dtype, pd.StringDtype)) for c in text_columns):
@@ -111,21 +109,55 @@ def aggregate_small(runs, baselines: dict, references: set, alpha: float):
         seen: dict = {}
         if any(seen.setdefault(n, v) != v for n, v in zip(names, versions)):
             runs = current_versions(runs)  # several versions of a method: the pandas rule, kept as it is
-    ok = [s == "ok" if isinstance(s, str) else False for s in runs["status"].tolist()]
-    value = _floats(runs["primary_value"], ok)
-    step = _floats(runs["step_time_ms"], ok)
-    mem = _floats(runs["state_mem_mb"], ok)
-    wall = _floats(runs["wall_s"], ok) if "wall_s" in runs else [math.nan] * len(runs)
-    if value is None or step is None or mem is None or wall is None:
+    columns = {c: runs[c].tolist() for c in runs.columns if c not in FLOAT_INPUTS}
+    for c in FLOAT_INPUTS:
+        if c in runs:
+            columns[c] = _floats(runs[c])
+            if columns[c] is None:
+                return None
+    values = aggregate_columns(columns, baselines, references, alpha)
+    if values is None:
         return None
-    censored = [0] * len(runs)
+    dtypes = {c: runs[c].dtype for c in GROUP}
+    dtypes.update(metric=runs["primary_metric"].dtype, direction=runs["primary_direction"].dtype,
+                  n="int64", failed="int64", censored="int64", reference=bool, rank="Int64", vs_baseline="str")
+    frame = {}
+    for c in COLUMNS:
+        column = values[c]
+        if c == "rank":
+            column = [None if v != v else int(v) for v in column]
+        frame[c] = pd.Series(column, dtype=dtypes.get(c, "float64"))
+    return pd.DataFrame(frame)
+
+
+def aggregate_columns(columns: dict[str, list], baselines: dict, references: set, alpha: float):
+    """The aggregate's columns (``scoring.COLUMNS``, rows in its order) from the runs' columns as lists.
+
+    ``columns``: every scoring input (``scoring.INPUT_COLUMNS``; ``wall_s`` and ``metrics`` may be absent)
+    as a list per column, the numeric ones (:data:`FLOAT_INPUTS`) as floats with NaN for missing values,
+    one version per method name. Needs neither pandas nor a DataFrame, so a bench's table of a cached
+    plan costs no pandas import. None when the keys do not sort (the pandas path decides then).
+    """
+    import numpy as np
+
+    from .scoring import GROUP, TASK_GROUP, censored_bound
+    from .stats import dominance_ranks, holm, welch_p
+    from .t_quantiles import t975
+
+    rows_n = len(columns["status"])
+    ok = [s == "ok" if isinstance(s, str) else False for s in columns["status"]]
+    value, step, mem = ([v if keep else math.nan for v, keep in zip(columns[c], ok)]
+                        for c in ("primary_value", "step_time_ms", "state_mem_mb"))
+    wall = ([v if keep else math.nan for v, keep in zip(columns["wall_s"], ok)] if "wall_s" in columns
+            else [math.nan] * rows_n)
+    censored = [0] * rows_n
     lost = [i for i, (keep, v) in enumerate(zip(ok, value)) if keep and v != v]
     if lost:  # censored time-to-target runs enter at their budget, a lower bound of their time
-        for i, row in zip(lost, runs.iloc[lost].to_dict("records")):
-            bound = censored_bound(row)
+        for i in lost:
+            bound = censored_bound({c: columns[c][i] for c in columns})
             value[i], censored[i] = bound, int(bound == bound)
     # Missing keys form one group (dropna=False), sorted last: None stands for every kind of missing value.
-    keys = [tuple(None if _missing(v) else v for v in k) for k in zip(*(runs[c].tolist() for c in GROUP))]
+    keys = [tuple(None if _missing(v) else v for v in k) for k in zip(*(columns[c] for c in GROUP))]
     try:
         order = sorted(set(keys), key=lambda k: tuple(_sort_key(v) for v in k))
     except TypeError:
@@ -136,7 +168,7 @@ def aggregate_small(runs, baselines: dict, references: set, alpha: float):
     for row, g in enumerate(ids):
         groups[g].append(row)
     monotonic = all(a <= b for a, b in zip(ids, ids[1:]))
-    metric_col, direction_col = runs["primary_metric"].tolist(), runs["primary_direction"].tolist()
+    metric_col, direction_col = columns["primary_metric"], columns["primary_direction"]
     count = [sum(1 for r in rows if value[r] == value[r]) for rows in groups]
     mean = _group_mean(value, groups, monotonic)
     sd = _group_std(value, groups)
@@ -199,13 +231,33 @@ def aggregate_small(runs, baselines: dict, references: set, alpha: float):
         final = sorted(range(g), key=lambda i: tuple(_sort_key(col[i]) for col in by))
     except TypeError:
         return None
-    dtypes = {c: runs[c].dtype for c in GROUP}
-    dtypes.update(metric=runs["primary_metric"].dtype, direction=runs["primary_direction"].dtype,
-                  n="int64", failed="int64", censored="int64", reference=bool, rank="Int64", vs_baseline="str")
-    frame = {}
-    for c in COLUMNS:
-        column = [values[c][i] for i in final]
-        if c == "rank":
-            column = [None if v != v else int(v) for v in column]
-        frame[c] = pd.Series(column, dtype=dtypes.get(c, "float64"))
-    return pd.DataFrame(frame)
+    from .scoring import COLUMNS
+
+    return {c: [values[c][i] for i in final] for c in COLUMNS}
+
+
+def table_of_columns(columns: dict[str, list], baselines: dict, references: set, alpha: float):
+    """A plan's text table straight from its runs' columns as lists (``Store.run_columns``), with the
+    number of its rows; None where the general path (pandas) must decide: too many rows, a censored
+    run (its budget is in ``metrics``), several versions of a method, keys that do not sort, or cells
+    that are not plain strings. The same text as ``format_table(aggregate(...))``."""
+    from .scoring import format_columns_table
+
+    status = columns["status"]
+    if not status or len(status) > SMALL_ROWS:
+        return None
+    columns = dict(columns)
+    for c in FLOAT_INPUTS:
+        if c in columns:
+            columns[c] = [math.nan if v is None else float(v) for v in columns[c]]
+    if any(s == "ok" and v != v for s, v in zip(status, columns["primary_value"])):
+        return None
+    if "method_versions" in columns:
+        seen: dict = {}
+        if any(seen.setdefault(m or "", v or "") != (v or "") for m, v in zip(columns["method"], columns["method_versions"])):
+            return None
+    values = aggregate_columns(columns, baselines, references, alpha)
+    if values is None:
+        return None
+    text = format_columns_table(values)
+    return None if text is None else (text, len(values["method"]))

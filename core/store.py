@@ -144,7 +144,7 @@ class Store:
         then read for them alone, any other file is validated whole first, so the same files count as for
         :meth:`finished_ids`.
         """
-        from .store_files import read_runs_columns
+        from .store_files import read_runs_columns, string_array
         from .store_index import stat, validated
 
         vouched = validated(self.root / "runs") if columns is not None else {}
@@ -166,20 +166,14 @@ class Store:
                 if run_ids is not None:
                     import pyarrow.compute as pc
 
-                    table = table.filter(pc.is_in(table.column("run_id"), value_set=pa.array(list(run_ids),
-                                                                                             pa.string())))
+                    table = table.filter(pc.is_in(table.column("run_id"), value_set=string_array(sorted(run_ids))))
                 tables.append(table)
             if not vanished:
                 return tables
         raise StoreError(f"{self.root / 'runs'} kept changing while it was read; try again")
 
-    def runs(self, run_ids=None, columns=None):
-        """All run rows as a pandas DataFrame, deduplicated by run_id (latest finish wins).
-
-        ``run_ids``: only these runs (filtered before conversion: cheap on a large store).
-        ``columns``: only these columns (``run_id`` and ``finished_at`` always, for the deduplication);
-        ``regsuite results`` reads the third of them that scoring uses.
-        """
+    def _read_table(self, run_ids, columns) -> tuple[pa.Table, bool]:
+        """The runs' rows as one Arrow table, and whether some run has several of them."""
         if columns is not None:
             wanted = set(columns) | {"run_id", "finished_at"}
             unknown = wanted - set(RUNS_SCHEMA.names)
@@ -191,7 +185,23 @@ class Store:
         table = pa.concat_tables(tables) if tables else schema.empty_table()
         import pyarrow.compute as pc
 
-        if table.num_rows and pc.count_distinct(table.column("run_id")).as_py() < table.num_rows:
+        return table, bool(table.num_rows) and pc.count_distinct(table.column("run_id")).as_py() < table.num_rows
+
+    def run_columns(self, run_ids, columns) -> dict[str, list] | None:
+        """The rows of ``run_ids`` as one plain list per column (``runs``' columns, without pandas), or
+        None when some run has several rows (their deduplication is :meth:`runs`')."""
+        table, repeated = self._read_table(run_ids, columns)
+        return None if repeated else {c: table.column(c).to_pylist() for c in table.column_names}
+
+    def runs(self, run_ids=None, columns=None):
+        """All run rows as a pandas DataFrame, deduplicated by run_id (latest finish wins).
+
+        ``run_ids``: only these runs (filtered before conversion: cheap on a large store).
+        ``columns``: only these columns (``run_id`` and ``finished_at`` always, for the deduplication);
+        ``regsuite results`` reads the third of them that scoring uses.
+        """
+        table, repeated = self._read_table(run_ids, columns)
+        if repeated:
             table = _latest_rows(table)  # only when some run has several rows (compaction removes them)
         df = table.to_pandas()
         if "metrics" in table.column_names:

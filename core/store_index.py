@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .store_files import FINISHED, list_files, read_parquet, read_runs_file, tmp_name
+from .store_files import FINISHED, list_files, read_parquet, read_runs_file, string_array, tmp_name
 
 INDEX = ".index.parquet"
 INDEX_ROWS = 1000  # files with more rows than this get an index entry
@@ -46,13 +46,13 @@ def load(runs_dir: Path, among: frozenset | None = None) -> dict:
         return {}
     stats = _file_stats(table)
     if among is not None:
-        table = table.filter(pc.is_in(table.column("run_id"), value_set=pa.array(sorted(among), pa.string())))
+        table = table.filter(pc.is_in(table.column("run_id"), value_set=string_array(sorted(among))))
     files = table.column("file")
-    empty = table.schema.empty_table().select(list(ROWS))
+    empty = table.slice(0, 0).select(list(ROWS))
     out = {name: (stat, empty) for name, stat in stats.items()}
     for name in pc.unique(files).to_pylist():
         if name in out:
-            out[name] = (stats[name], table.filter(pc.equal(files, name)).select(list(ROWS)))
+            out[name] = (stats[name], table.filter(pc.equal(files, string_array([name])[0])).select(list(ROWS)))
     return out
 
 
@@ -68,11 +68,13 @@ def _file_stats(table: pa.Table) -> dict:
     if not table.num_rows:
         return {}
     files = pc.dictionary_encode(table.column("file")).combine_chunks()
-    codes = files.indices.to_numpy(zero_copy_only=False)
+    codes = _integers(files.indices)
     names = files.dictionary.to_pylist()
     out = {}
     for column in ("size", "mtime_ns"):
-        values = table.column(column).to_numpy()
+        values = _integers(table.column(column).combine_chunks())
+        if codes is None or values is None:
+            return {}  # nulls in an index column: a damaged index vouches for nothing
         low = np.full(len(names), np.iinfo(np.int64).max)
         high = np.full(len(names), np.iinfo(np.int64).min)
         np.minimum.at(low, codes, values)
@@ -81,6 +83,16 @@ def _file_stats(table: pa.Table) -> dict:
     (size, size_max), (mtime, mtime_max) = out["size"], out["mtime_ns"]
     return {name: (size[i], mtime[i]) for i, name in enumerate(names)
             if size[i] == size_max[i] and mtime[i] == mtime_max[i]}
+
+
+def _integers(array: pa.Array):
+    """A null-free integer Arrow array as a numpy view of its buffer (``Array.to_numpy`` imports pandas)."""
+    import numpy as np
+
+    if array.null_count:
+        return None
+    dtype = np.dtype({pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64}[array.type])
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
 
 
 def validated(runs_dir: Path) -> dict:
@@ -132,7 +144,7 @@ def note_all(store, tables: list) -> None:
     if store._scope is not None:
         import pyarrow.compute as pc
 
-        table = table.filter(pc.is_in(table.column("run_id"), value_set=pa.array(sorted(store._scope), pa.string())))
+        table = table.filter(pc.is_in(table.column("run_id"), value_set=string_array(sorted(store._scope))))
     if store._latest or table.num_rows < 1000:
         for run_id, status, finished in zip(*(table.column(c).to_pylist() for c in ROWS)):
             store._note(run_id, status, finished)
@@ -146,7 +158,7 @@ def note_all(store, tables: list) -> None:
     ids = table.column("run_id")
     store._latest = dict(zip(ids.to_pylist(), zip(table.column("finished_at").to_pylist(),
                                                   table.column("status").to_pylist())))
-    done = pc.is_in(table.column("status"), value_set=pa.array(list(FINISHED), pa.string()))
+    done = pc.is_in(table.column("status"), value_set=string_array(sorted(FINISHED)))
     store._finished = set(pc.filter(ids, done).to_pylist())
 
 

@@ -33,3 +33,36 @@ def test_a_typo_is_answered_with_the_close_lazy_command():
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip() == "error: No such command 'leaderbord'. Did you mean 'leaderboard'?"
+
+
+def test_a_cached_bench_prints_the_general_paths_table_without_importing_pandas(tmp_path):
+    """The store's cached re-check (issue 18's 1 s target): pandas alone costs 0.3 s CPU to import."""
+    import os
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1")
+    bench = ["-p", "faultplugin", "bench", "--task", "faults/probe", "--method", "probe-opt", "--method", "idle-reg",
+             "--seeds", "3", "--out", str(tmp_path), "--quiet"]
+    first = subprocess.run([sys.executable, "-c", "from regsuite.cli import main; main()", *bench],
+                           capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    code = ("import sys\nfrom regsuite.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('pandas imported:', 'pandas' in sys.modules, file=sys.stderr)")
+    cached = subprocess.run([sys.executable, "-c", code, *bench], capture_output=True, text=True, env=env)
+    assert "6 cached" in cached.stderr and "pandas imported: False" in cached.stderr, cached.stderr
+    assert cached.stdout == first.stdout and "idle-reg" in cached.stdout
+
+
+def test_a_plans_table_on_lists_is_the_general_paths_table(tmp_path, monkeypatch):
+    import regsuite.cli as cli_module
+
+    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent))
+    bench = ["-p", "faultplugin", "bench", "--task", "faults/probe", "--method", "probe-opt", "--method", "idle-reg",
+             "--seeds", "3", "--out", str(tmp_path), "--quiet"]
+    assert CliRunner().invoke(cli, bench).exit_code == 0
+    on_lists = CliRunner().invoke(cli, bench)
+    monkeypatch.setattr(cli_module, "_plan_table", lambda *a, **k: None)  # the DataFrame path
+    general = CliRunner().invoke(cli, bench)
+    assert on_lists.exit_code == general.exit_code == 0
+    assert on_lists.stdout == general.stdout and "idle-reg" in general.stdout

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from regsuite.scoring import _aggregate_frame, aggregate, format_table
-from regsuite.scoring_small import aggregate_small
+from regsuite.scoring_small import aggregate_small, table_of_columns
 from regsuite.site.synthetic import run_row
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,6 +29,14 @@ def both(runs, references=frozenset(), alpha=0.05):
     pd.testing.assert_frame_equal(small, frame, check_exact=True)
     for fmt in ("table", "markdown", "csv", "json"):
         assert format_table(small, fmt) == format_table(frame, fmt)
+    # A cached bench's table: the runs as Arrow gives them (lists, None for missing), no DataFrame.
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(runs, preserve_index=False)
+    on_lists = table_of_columns({c: table.column(c).to_pylist() for c in table.column_names}, BASELINES,
+                                set(references), alpha)
+    if on_lists is not None:
+        assert on_lists == (format_table(frame, "table"), len(frame))
     return small
 
 
@@ -120,3 +128,12 @@ def test_a_small_table_is_scored_without_pandas_group_by(monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "groupby", lambda *a, **k: pytest.fail("group-by"))
     monkeypatch.setattr(pd.Series, "groupby", lambda *a, **k: pytest.fail("group-by"))
     pd.testing.assert_frame_equal(aggregate(runs, BASELINES, {"oracle"}), expected, check_exact=True)
+
+
+def test_the_list_table_leaves_censored_runs_and_several_versions_to_pandas():
+    import pyarrow as pa
+
+    runs = fixture_runs()  # holds censored runs and a method with an old version
+    table = pa.Table.from_pandas(runs, preserve_index=False)
+    columns = {c: table.column(c).to_pylist() for c in table.column_names}
+    assert table_of_columns(columns, BASELINES, {"oracle"}, 0.05) is None

@@ -97,3 +97,10 @@ def test_finished_ids_among_a_plan_answers_as_the_whole_store_does_and_keeps_the
     assert whole == {f"r{i}" for i in range(6)} | {"y", "z"} | {f"b{i}" for i in range(5)}
     assert scoped.finished_ids() == whole
     assert scoped.finished_ids(among={"r0", "x"}) == {"r0"}  # a full store answers any scope from memory
+
+
+def test_string_arrays_built_from_buffers_equal_pyarrows_own():
+    from regsuite.store_files import string_array
+
+    for values in ([], [""], ["run-1", "é∂", "", "x" * 300]):
+        assert string_array(values).equals(pa.array(values, pa.string()))
