@@ -318,7 +318,11 @@ def _shown(agg: pd.DataFrame) -> pd.DataFrame:
 
     # Plain Python values: itertuples() would walk every column, and Arrow-backed string columns one
     # element at a time (half of this function).
-    return pd.DataFrame(shown_columns({c: agg[c].tolist() for c in agg.columns}))
+    return pd.DataFrame(shown_columns({c: agg[c].tolist() for c in SHOWN_INPUTS if c in agg}))
+
+
+SHOWN_INPUTS = ("task", "tier", "protocol", "method", "metric", "mean", "ci95", "censored", "n", "failed", "reference",
+                "rank", "vs_baseline", "p_holm", "delta_pct", "step_time_ratio")
 
 
 def shown_columns(agg: dict[str, list]) -> dict[str, list]:
