@@ -10,6 +10,9 @@ DataFrame once. "The same" is to the last bit, so the reductions follow pandas 3
 * a group standard deviation is Welford's running update with ``ddof=1`` (its ``group_var``), then sqrt;
 * ``first`` is the group's first non-missing value, ``count`` its non-NaN values.
 
+The list arithmetic (:func:`aggregate_columns`) needs no DataFrame: a bench prints its plan's table
+straight from the store's columns (:func:`table_of_columns`) without importing pandas.
+
 tests/test_scoring_small.py compares the two paths on hand-built tables (NaN, censored, failed and error
 rows, several versions, references, row orders that take either mean kernel) and on random ones, with
 ``check_exact``; a pandas upgrade that changes a kernel fails there. Anything this module does not expect
