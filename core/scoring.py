@@ -249,7 +249,7 @@ def rank_text(row) -> str:
     if getattr(row, "reference", False):
         return "ref"
     r = row.rank
-    return "—" if _missing(r) else str(int(r))
+    return "—" if missing(r) else str(int(r))
 
 
 def format_table(agg: pd.DataFrame, fmt: str = "table") -> str:
@@ -359,7 +359,7 @@ def _pm_censored(row) -> str:
     return f"≥ {text} ({row.n - c}/{row.n} reached)"
 
 
-def _missing(value) -> bool:
+def missing(value) -> bool:
     """None, NaN or pandas' NA (recognised without importing pandas)."""
     return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
 

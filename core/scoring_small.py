@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import math
 
+from .scoring import missing as _missing
+
 # Above this many rows pandas' vectorised group-by is the cheaper one.
 SMALL_ROWS = 1000
-
-
-def _missing(value) -> bool:
-    """None, NaN or pandas' NA (recognised without importing pandas)."""
-    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
 
 
 def _floats(series) -> list[float] | None:
@@ -97,6 +94,12 @@ def _sort_key(value):
 FLOAT_INPUTS = ("primary_value", "step_time_ms", "state_mem_mb", "wall_s")
 
 
+def one_version_each(names: list[str], versions: list[str]) -> bool:
+    """Whether every method name comes with one version string only."""
+    seen: dict = {}
+    return all(seen.setdefault(n, v) == v for n, v in zip(names, versions))
+
+
 def aggregate_small(runs, baselines: dict, references: set, alpha: float):
     """The frame ``scoring.aggregate`` returns, or None when this input is left to the pandas path."""
     import pandas as pd
@@ -109,10 +112,10 @@ def aggregate_small(runs, baselines: dict, references: set, alpha: float):
     if "method_versions" in runs and len(runs):
         names = runs["method"].astype("string").fillna("").tolist()
         versions = runs["method_versions"].astype("string").fillna("").tolist()
-        seen: dict = {}
-        if any(seen.setdefault(n, v) != v for n, v in zip(names, versions)):
+        if not one_version_each(names, versions):
             runs = current_versions(runs)  # several versions of a method: the pandas rule, kept as it is
-    columns = {c: runs[c].tolist() for c in runs.columns if c not in FLOAT_INPUTS}
+    wanted = [*GROUP, "status", "primary_metric", "primary_direction", "metrics"]  # metrics: censored runs
+    columns = {c: runs[c].tolist() for c in wanted if c in runs}
     for c in FLOAT_INPUTS:
         if c in runs:
             columns[c] = _floats(runs[c])
@@ -255,10 +258,9 @@ def table_of_columns(columns: dict[str, list], baselines: dict, references: set,
             columns[c] = [math.nan if v is None else float(v) for v in columns[c]]
     if any(s == "ok" and v != v for s, v in zip(status, columns["primary_value"])):
         return None
-    if "method_versions" in columns:
-        seen: dict = {}
-        if any(seen.setdefault(m or "", v or "") != (v or "") for m, v in zip(columns["method"], columns["method_versions"])):
-            return None
+    if "method_versions" in columns and not one_version_each([m or "" for m in columns["method"]],
+                                                             [v or "" for v in columns["method_versions"]]):
+        return None
     values = aggregate_columns(columns, baselines, references, alpha)
     if values is None:
         return None

@@ -36,6 +36,16 @@ def num_classes(batch: dict, state) -> int:
     return k
 
 
+def other_classes(values):
+    """(N, K, K) from (N, K): row k holds example i's values with class k's own set to -inf, so a
+    reduction over the last axis (``logsumexp``, ``max``) runs over the other classes j != k."""
+    import torch
+
+    k = values.shape[-1]
+    own = torch.eye(k, dtype=torch.bool, device=values.device)
+    return values.unsqueeze(-2).masked_fill(own, float("-inf"))
+
+
 def soft_targets(batch: dict, k: int):
     """The (N, K) target matrix: ``y_soft`` when present, else one-hot labels."""
     import torch.nn.functional as F

@@ -242,7 +242,7 @@ class Store:
 
         self.tidy()
         refresh(self, among)
-        return set(self._finished) if among is None else self._finished & set(among)
+        return set(self._finished) if among is None else self._finished.intersection(among)
 
     def _note(self, run_id, status, finished_at) -> None:
         if run_id not in self._latest or (finished_at or "") >= (self._latest[run_id][0] or ""):

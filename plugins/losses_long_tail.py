@@ -13,7 +13,7 @@ from __future__ import annotations
 from regsuite import Choice, Citation, Fidelity, LogUniform, Method, Uniform, hookimpl
 
 from regsuite.class_prior import CAPABILITY, class_counts, log_prior
-from regsuite.soft_targets import expected_loss, weighted_expected_loss
+from regsuite.soft_targets import expected_loss, other_classes, weighted_expected_loss
 
 LONG_TAIL = frozenset({"classification", CAPABILITY})
 
@@ -126,10 +126,8 @@ class LDAMDRW(LongTailLoss):
         margin = counts ** -0.25
         margin = margin * (self.hp["max_m"] / margin.max())
         s = self.hp["s"]
-        k = logits.shape[-1]
         # log sum_{j != k} exp(s z_j) for every k, without forming exp(s z): stable at large s.
-        others = (s * logits).unsqueeze(-2).masked_fill(torch.eye(k, dtype=torch.bool, device=logits.device),
-                                                        float("-inf")).logsumexp(-1)
+        others = other_classes(s * logits).logsumexp(-1)
         target = s * (logits - margin)
         return torch.nn.functional.softplus(others - target)  # log(1 + exp(others) / exp(target))
 
