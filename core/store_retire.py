@@ -45,17 +45,19 @@ def current_versions(reg) -> dict[str, str]:
     return {key: task.board_version(reg.suite(task.suite).version) for key, task in reg.tasks.items()}
 
 
-def stale_ids(runs, chosen: dict, off_board=frozenset(), current=None) -> dict[str, tuple[str, str, str]]:
+def stale_ids(runs, chosen: dict, off_board=frozenset(), current=None,
+              off_tasks=frozenset()) -> dict[str, tuple[str, str, str]]:
     """run_id -> (task, method, protocol) of every row whose selection names other hyperparameters,
     of every tuned row whose (task, method) is in ``off_board`` (a board that no longer ranks it),
-    and of every row of a task in ``current`` ({task: version}) run under another version of it
-    (``Task.board_version``: the task or its suite was revised since)."""
+    of every row of a task in ``current`` ({task: version}) run under another version of it
+    (``Task.board_version``: the task or its suite was revised since), and of every row, whatever
+    its protocol, of a task in ``off_tasks`` (taken off the leaderboard: ``Task.on_leaderboard``)."""
     stale = {}
     current = current or {}
     for run_id, task, method, protocol, hparams, version in zip(
             runs["run_id"], runs["task"], runs["method"], runs["protocol"], runs["hparams"], runs["suite_version"]):
         want = chosen.get((task, method, protocol))
-        if task in current and str(version) != current[task]:
+        if task in off_tasks or (task in current and str(version) != current[task]):
             stale[run_id] = (task, method, protocol)
         elif (task, method) in off_board and str(protocol).startswith("tuned"):
             stale[run_id] = (task, method, protocol)
@@ -88,29 +90,32 @@ def _move(directory: Path, dest: Path, ids, reader, prefix: str, name: bytes) ->
     return moved
 
 
-def _move_records(root: Path, dest: Path, off_board) -> None:
-    """The selection records of the ``off_board`` (task, method) pairs, into ``dest/tuning/selections/``."""
+def _move_records(root: Path, dest: Path, off_board, off_tasks=frozenset()) -> None:
+    """The selection records of the ``off_board`` (task, method) pairs and of the ``off_tasks``, into
+    ``dest/tuning/selections/``."""
     import os
 
     from .selections import SELECTIONS, read_selections, selection_path
 
-    if not off_board:
+    if not (off_board or off_tasks):
         return
     records, _ = read_selections(root)
     for record in records:
-        if (record["task"], record["method"]) in off_board:
+        if record["task"] in off_tasks or (record["task"], record["method"]) in off_board:
             source = selection_path(root, record["task"], record["method"], record["protocol"])
             if source.exists():
                 (dest / SELECTIONS).mkdir(parents=True, exist_ok=True)
                 os.replace(source, dest / SELECTIONS / source.name)
 
 
-def retire(root: Path, dry_run: bool = False, off_board=frozenset(), current=None) -> dict:
+def retire(root: Path, dry_run: bool = False, off_board=frozenset(), current=None, off_tasks=frozenset()) -> dict:
     """Move the stale finals of ``root``; returns ``{"stale": {(task, method, protocol): n}, "runs": n, "curves": n}``.
 
     ``off_board``: (task, method) pairs whose board no longer ranks the method (the leaderboard
     passes them): their tuned finals move too, and their selection records to
-    ``superseded/tuning/selections/``, so neither ``results`` nor the site shows them under the board."""
+    ``superseded/tuning/selections/``, so neither ``results`` nor the site shows them under the board.
+    ``off_tasks``: tasks taken off the leaderboard (the leaderboard passes them for its own store
+    only: elsewhere their runs are a bench's): all their rows and selection records move."""
     import pyarrow as pa
 
     from .store import Store
@@ -123,7 +128,7 @@ def retire(root: Path, dry_run: bool = False, off_board=frozenset(), current=Non
         raise UsageError(f"{root} holds no results (no runs/ folder)")
     store = Store(root, compact_at=0)
     store.tidy()
-    stale = stale_ids(store.runs(), selections(root), off_board, current)
+    stale = stale_ids(store.runs(), selections(root), off_board, current, off_tasks)
     counts: dict = {}
     for key in stale.values():
         counts[key] = counts.get(key, 0) + 1
@@ -140,7 +145,7 @@ def retire(root: Path, dry_run: bool = False, off_board=frozenset(), current=Non
         report["curves"] = _move(root / "curves", dest / "curves", ids, read_curves_file, "curves", b"curves")
         report["runs"] = _move(root / "runs", dest / "runs", ids, read_runs_file, "runs", b"runs")
         refresh(Store(root, compact_at=0))
-        _move_records(root, dest, off_board)
+        _move_records(root, dest, off_board, off_tasks)
     finally:
         lock.release()
     return report

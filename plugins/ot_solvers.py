@@ -217,7 +217,7 @@ class SinkhornNewtonSparse(_Solver):
             value=100.0,
             setting="entropic OT between empirical distributions and discretised densities, run to machine "
                     "accuracy, against Sinkhorn at the same regularisation",
-            task="optimal-transport/solver-300-2d",
+            task="optimal-transport/solver-200-2d",
             versus="sinkhorn-log",
         ),
     )

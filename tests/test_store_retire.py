@@ -98,6 +98,37 @@ def test_rows_of_an_older_task_version_retire_whatever_their_protocol():
     assert stale_ids(runs, {}) == {}
 
 
+def test_a_task_off_the_leaderboard_retires_every_row_whatever_its_protocol():
+    import pandas as pd
+
+    from regsuite.store_retire import stale_ids
+
+    runs = pd.DataFrame({
+        "run_id": ["a", "b", "c"],
+        "task": ["ot/solver-300", "ot/solver-300", "ot/solver-200"],
+        "method": ["sinkhorn-log", "emd", "emd"],
+        "protocol": ["default", "tuned:sobol-6+default", "tuned:sobol-6+default"],
+        "hparams": ["{}"] * 3,
+        "suite_version": ["1+task3"] * 3,
+    })
+    assert stale_ids(runs, {}, off_tasks=frozenset({"ot/solver-300"})) == {
+        "a": ("ot/solver-300", "sinkhorn-log", "default"), "b": ("ot/solver-300", "emd", "tuned:sobol-6+default")}
+
+
+def test_an_off_leaderboard_task_leaves_with_its_selection_records(tmp_path):
+    from regsuite.store_retire import retire
+
+    assert _invoke("tune", "--task", "faults/probe", "--trials", "2", "--seeds", "2", "--out", str(tmp_path),
+                   "--quiet").exit_code == 0
+    assert _invoke("bench", "--task", "faults/probe", "--seeds", "1", "--out", str(tmp_path), "--quiet").exit_code == 0
+    record_file = next((tmp_path / "tuning" / "selections").glob("*.json"))
+    report = retire(tmp_path, off_tasks=frozenset({"faults/probe"}))
+    assert report["runs"] == 3 and len(Store(tmp_path).runs()) == 0
+    assert len(Store(tmp_path / "superseded").runs()) == 3
+    assert not record_file.exists()
+    assert (tmp_path / "superseded" / "tuning" / "selections" / record_file.name).exists()
+
+
 def test_an_off_board_method_leaves_with_its_selection_record(tmp_path):
     from regsuite.store_retire import retire
 

@@ -159,7 +159,7 @@ class SolverTask(Task):
         return out
 
 
-def _task(n: int, dim: int, tier: str, max_iter: int, instances: int = 1, version: int = 1):
+def _task(n: int, dim: int, tier: str, max_iter: int, instances: int = 1, version: int = 1, on_leaderboard=True):
     each = f"{instances} problems a split, means over them" if instances > 1 else "one problem a split"
     attrs = {
         "name": f"solver-{n}-{dim}d",
@@ -172,6 +172,7 @@ def _task(n: int, dim: int, tier: str, max_iter: int, instances: int = 1, versio
                         f"up to {max_iter} solver iterations to marginal error 1e-8; cost gap to the exact "
                         "optimum after rounding, iterations, time per iteration"),
         "budget": Budget(steps=max_iter, log_every=1),
+        "on_leaderboard": on_leaderboard,
     }
     return type(f"OTSolver_{n}_{dim}", (SolverTask,), attrs)
 
@@ -181,7 +182,10 @@ SOLVER_TASKS = [
     # Standard: Sinkhorn at reg 0.01 needs ~1000-2000 iterations here (12 ms each at n = 400 on one
     # thread of an idle machine: ~20 s a run with the validation solve), so n stays at 200 and 300.
     # Revision 2: 16 problems a split (was 1), so the board measures the solvers, not the draw.
-    # solver-300 revision 3: 32, since at 16 the across-seed spread still left (a) at 8.1 (target 10).
+    # solver-300 revision 3: 32, since at 16 the across-seed spread still left (a) at 8.1 (target 10);
+    # at 32 it was 7.8, at twice the cost (1.3 CPU-hours). It ranks the same four solvers as
+    # solver-200, which separates them, so it is off the leaderboard: a bench task for the solvers'
+    # cost at a larger n (docs/performance.md, seventh session).
     _task(200, 2, "standard", 2000, instances=16, version=2),
-    _task(300, 2, "standard", 2000, instances=32, version=3),
+    _task(300, 2, "standard", 2000, instances=32, version=3, on_leaderboard=False),
 ]
