@@ -72,6 +72,38 @@ def with_baselines(runs, baselines: dict[str, str], source):
     return merged.drop_duplicates("run_id", keep="first").reset_index(drop=True), added
 
 
+def baseline_columns(columns: dict[str, list], baselines: dict[str, str], source):
+    """:func:`with_baselines` on the runs' columns as lists (``Store.run_columns``), without pandas.
+
+    Returns ``(columns, added)``, the taken rows appended after the plan's in the order the DataFrame
+    path concatenates them (missing groups sorted, each in the store's row order; a run id the plan has
+    already is skipped), so the list scoring sees the same rows in the same order. None where the general
+    path must decide: the source has several rows of a run, or a taken baseline run is censored (its
+    budget is in ``metrics``, which the list path does not read).
+    """
+    missing = missing_groups(columns, baselines)
+    if source is None or not missing:
+        return columns, []
+    stored = source.run_columns(None, list(columns))
+    if stored is None:
+        return None
+    if not stored["run_id"]:
+        return columns, []
+    text = list(zip(*(stored[c] for c in KEYS + ["method"])))
+    have = set(columns["run_id"])
+    taken, added = [], []
+    for key, base in missing:
+        target = (*key, base)
+        rows = [i for i, row in enumerate(text) if row == target]
+        if rows:
+            taken += [i for i in rows if stored["run_id"][i] not in have]
+            have.update(stored["run_id"][i] for i in rows)
+            added.append((dict(zip(KEYS, key))["task"], base, len(rows)))
+    if any(stored["status"][i] == "ok" and stored["primary_value"][i] is None for i in taken):
+        return None
+    return {c: columns[c] + [stored[c][i] for i in taken] for c in columns}, added
+
+
 def _missing_groups(runs, baselines: dict[str, str]) -> list[tuple[tuple[str, ...], str]]:
     """The task groups (sorted by their keys) whose baseline method has no row in ``runs``, each with that
     method. Keys as ``astype(str)`` gives them; a group with a missing key is skipped, as a group-by would."""

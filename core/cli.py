@@ -234,8 +234,8 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines
 
 def _plan_table(reg, store, run_ids, baselines_from):
     """(text, rows) of a plan's table without pandas, or None where :func:`_print_results`' general
-    path is needed (a suite's own report or metric columns, a baseline to take from elsewhere, ...)."""
-    from .baseline_rows import missing_groups
+    path is needed (a suite's own report or metric columns, a censored baseline from elsewhere, ...)."""
+    from .baseline_rows import baseline_columns, missing_groups
     from .scoring import INPUT_COLUMNS
     from .scoring_small import table_of_columns
 
@@ -246,11 +246,21 @@ def _plan_table(reg, store, run_ids, baselines_from):
     if any(s is not None and (s.report is not None or s.report_metrics) for s in suites):
         return None
     baselines = _baselines(reg) if reg is not None else {}
+    added = []
     if baselines_from is not None and reg is not None and missing_groups(columns, baselines):
-        return None
+        from .store import Store
+
+        taken = baseline_columns(columns, baselines, Store(baselines_from))
+        if taken is None:
+            return None
+        columns, added = taken
     from .stats import ALPHA
 
-    return table_of_columns(columns, baselines, _references(reg), ALPHA)
+    table = table_of_columns(columns, baselines, _references(reg), ALPHA)
+    if table is not None:
+        for task, method, n in added:
+            click.echo(f"note: {task}: baseline {method} taken from {baselines_from} ({n} runs)", err=True)
+    return table
 
 
 def _scoring_rows(reg, store, run_ids):

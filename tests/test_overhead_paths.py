@@ -66,3 +66,59 @@ def test_a_plans_table_on_lists_is_the_general_paths_table(tmp_path, monkeypatch
     general = CliRunner().invoke(cli, bench)
     assert on_lists.exit_code == general.exit_code == 0
     assert on_lists.stdout == general.stdout and "idle-reg" in general.stdout
+
+
+def test_a_plans_table_with_baselines_from_elsewhere_is_the_general_paths_table(tmp_path, monkeypatch):
+    """A method author's bench takes the baseline's rows from results/baseline: on lists too."""
+    import regsuite.baseline_rows as baseline_rows
+    import regsuite.cli as cli_module
+
+    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent))
+    committed, mine = tmp_path / "baseline", tmp_path / "mine"
+    base = ["-p", "faultplugin", "bench", "--task", "faults/probe", "--method", "probe-opt", "--seeds", "3", "--quiet"]
+    assert CliRunner().invoke(cli, [*base, "--out", str(committed)]).exit_code == 0
+    monkeypatch.setattr(baseline_rows, "COMMITTED", committed)
+    bench = ["-p", "faultplugin", "bench", "--task", "faults/probe", "--method", "idle-reg", "--seeds", "2",
+             "--out", str(mine), "--quiet"]
+    assert CliRunner().invoke(cli, bench).exit_code == 0
+    taken = []
+    real = baseline_rows.baseline_columns
+    monkeypatch.setattr(baseline_rows, "baseline_columns", lambda *a: taken.append(1) or real(*a))
+    on_lists = CliRunner().invoke(cli, bench)
+    assert taken, "the list path did not take the baselines"
+    monkeypatch.setattr(cli_module, "_plan_table", lambda *a, **k: None)  # the DataFrame path
+    general = CliRunner().invoke(cli, bench)
+    assert on_lists.exit_code == general.exit_code == 0
+    assert on_lists.stdout == general.stdout and "probe-opt" in general.stdout and "idle-reg" in general.stdout
+    assert on_lists.stderr == general.stderr and "baseline probe-opt taken from" in general.stderr
+
+
+def test_baseline_columns_append_the_missing_groups_rows_once_and_refuse_a_censored_one(tmp_path):
+    from regsuite.baseline_rows import baseline_columns
+
+    class Source:
+        def __init__(self, columns):
+            self.columns = columns
+
+        def run_columns(self, run_ids, names):
+            return {c: self.columns[c] for c in names}
+
+    keys = {"suite": "s", "suite_version": "1", "task": "s/t", "tier": "smoke", "protocol": "default"}
+
+    def rows(*specs):
+        out = {c: [] for c in [*keys, "method", "run_id", "status", "primary_value"]}
+        for run_id, method, status, value, task in specs:
+            for c, v in {**keys, "task": task, "method": method, "run_id": run_id, "status": status,
+                         "primary_value": value}.items():
+                out[c].append(v)
+        return out
+
+    plan = rows(("m1", "mine", "ok", 0.5, "s/t"))
+    source = Source(rows(("b1", "sgd", "ok", 0.4, "s/t"), ("x", "sgd", "ok", 0.1, "s/u"), ("b2", "sgd", "ok", 0.6, "s/t"),
+                         ("m1", "sgd", "ok", 0.9, "s/t")))
+    columns, added = baseline_columns(plan, {"s/t": "sgd"}, source)
+    assert columns["run_id"] == ["m1", "b1", "b2"] and columns["primary_value"] == [0.5, 0.4, 0.6]
+    assert added == [("s/t", "sgd", 3)]
+    assert baseline_columns(plan, {"s/t": "mine"}, source) == (plan, [])  # nothing missing: nothing read
+    censored = Source(rows(("b1", "sgd", "ok", None, "s/t")))
+    assert baseline_columns(plan, {"s/t": "sgd"}, censored) is None
