@@ -70,6 +70,26 @@ def _dist_of(ep, seen: dict) -> tuple[str, str]:
     return seen[key]
 
 
+def _hooks_module(module):
+    """What pluggy registers for a plugin module: a module holding its hook implementations alone.
+
+    pluggy inspects every attribute of what it registers (``inspect.getattr_static`` on each name,
+    the module's imports included); on the built-ins that was a fifth of building the registry at
+    every start. The implementations are the module's ``regsuite_*`` names and any function marked
+    with ``@hookimpl`` (which may name its hook with ``specname``), so nothing pluggy would register
+    is left out, and the stand-in is a module too, so pluggy treats it as it treats the original.
+    """
+    import types
+
+    hooks = types.ModuleType(module.__name__, module.__doc__)
+    hooks.__file__ = getattr(module, "__file__", None)
+    for key, value in vars(module).items():
+        if key.startswith(PROJECT + "_") or (isinstance(value, types.FunctionType)
+                                             and PROJECT + "_impl" in value.__dict__):
+            setattr(hooks, key, value)
+    return hooks
+
+
 def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
     """Create the global plugin manager and load plugins as described above."""
     pm = pluggy.PluginManager(PROJECT)
@@ -82,6 +102,8 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
 
     loaded.complete = autoload and not (blocked & ({*eps} | {ep.value for ep in eps.values()}))
 
+    hooks_of: dict[int, object] = {}  # id(module) -> what was registered: one module, one plugin
+
     def register(name: str, module_name: str, loader, dist_name: str, dist_version: str) -> None:
         if name in blocked or module_name in blocked or pm.has_plugin(name):
             return
@@ -91,6 +113,9 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
             loaded.problems.append((name, f"failed to import {module_name}: {type(exc).__name__}: {exc}"))
             loaded.complete = False
             return
+        if id(module) not in hooks_of:
+            hooks_of[id(module)] = _hooks_module(module)
+        module = hooks_of[id(module)]
         try:
             pm.register(module, name=name)
             pm.check_pending()

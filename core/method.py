@@ -198,6 +198,14 @@ class Method:
         return problems
 
 
+def _declared_attributes(cls) -> list[str]:
+    """The attribute names ``cls`` and its bases declare beyond :class:`Method` itself, sorted.
+
+    :class:`Method` declares no hook, so the checks below need only these (a tenth of ``dir(cls)``)."""
+    base = set(Method.__mro__)
+    return sorted({name for klass in cls.__mro__ if klass not in base for name in vars(klass)})
+
+
 def unknown_hooks(cls) -> list[str]:
     """Hook implementations whose name is not a run hook (a misspelling would never be called)."""
     import difflib
@@ -205,7 +213,7 @@ def unknown_hooks(cls) -> list[str]:
     from .state import RUN_HOOKS
 
     out = []
-    for attr in dir(cls):
+    for attr in _declared_attributes(cls):
         fn = getattr(cls, attr, None)
         if getattr(fn, "regsuite_impl", None) is not None and attr not in RUN_HOOKS:
             close = difflib.get_close_matches(attr, RUN_HOOKS, n=1)
@@ -222,9 +230,11 @@ def unmarked_hooks(cls) -> list[str]:
     from .state import RUN_HOOKS
 
     out = []
-    for attr in sorted(dir(cls)):
+    for attr in _declared_attributes(cls):
+        if not attr.startswith("regsuite_"):
+            continue
         fn = getattr(cls, attr, None)
-        if not attr.startswith("regsuite_") or not callable(fn) or getattr(fn, "regsuite_impl", None) is not None:
+        if not callable(fn) or getattr(fn, "regsuite_impl", None) is not None:
             continue
         if attr in RUN_HOOKS:
             out.append(f"{attr} is not marked @hookimpl, so it is never called (decorate it with "

@@ -29,7 +29,6 @@ tables ("1,200 steps", "not reached in 40,000 steps", "3.0x fewer steps").
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 AXES = ("steps", "samples", "tokens", "wall_s")
@@ -159,6 +158,8 @@ def median_time_to_target(values: list[float | None]) -> float | None:
     """
     if not values:
         return None
+    import statistics
+
     median = statistics.median([math.inf if v is None else float(v) for v in values])
     return None if math.isinf(median) else median
 
