@@ -1,6 +1,6 @@
 """regsuite's whole-process overhead over a bare PyTorch script doing the same training and evaluation.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/overhead.py [--pairs 7] [--before PYTHONPATH]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/overhead.py [--pairs 7] [--before PYTHONPATH] [--instructions ROUNDS]
 
 One side is ``regsuite bench --task digits-mlp --method adamw --seeds 1 --threads 1 --quiet`` into a fresh
 results directory (so nothing is cached); the other is :data:`BARE`, a stand-alone script with the same data
@@ -15,6 +15,12 @@ bit on CPU), so the two did the same work. What regsuite adds beyond that is imp
 pandas and pyarrow for the store, the built-in plugins), the registry, the run id, the store's files, its
 provenance, and the end-of-run diagnostics the task asks for (digits-mlp: Hessian top eigenvalue and trace,
 gradient and weight norms): their share is timed separately, in process.
+
+``--instructions`` counts, instead, the instructions each side executes (valgrind's cachegrind without its
+cache simulation, children traced, ``PYTHONHASHSEED=0``): a count that the machine's load does not move,
+where CPU time on this shared VM moves by a tenth from one run to the next, so one run of each side is the
+figure, and a second run of each shows how far it repeats. About 40x slower (some 3 minutes a side here).
+It counts work, not time: an instruction that misses the cache costs more than one that hits.
 
 ``--before DIR`` measures a third side in the same rotation: the same bench with ``PYTHONPATH=DIR``, a tree
 holding an earlier regsuite as an importable ``regsuite`` package (``git archive REV core plugins suites site``,
@@ -120,6 +126,48 @@ def measure(cmd: list[str], env: dict) -> tuple[float, float, str]:
     return cpu, wall, proc.stdout
 
 
+def instructions(cmd: list[str], env: dict, out_dir: Path) -> tuple[int, str]:
+    """Instructions the process and its children execute (cachegrind's ``I refs``), and its stdout."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        raise SystemExit("error: --instructions needs valgrind on PATH")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    probe = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
+             f"--cachegrind-out-file={out_dir}/cg.%p", *cmd]
+    proc = subprocess.run(probe, capture_output=True, text=True, env=dict(env, PYTHONHASHSEED="0"), timeout=3600)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:6])} ... failed under valgrind ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    total = 0
+    for path in out_dir.glob("cg.*"):
+        for line in path.read_text().splitlines():
+            if line.startswith("summary:"):
+                total += int(line.split()[1])
+    return total, proc.stdout
+
+
+def count_instructions(plain: list[str], ours, env: dict, tmp: Path, rounds: int) -> None:
+    counts_plain, counts_ours, acc = [], [], {}
+    for i in range(rounds):
+        n, out = instructions(plain, env, tmp / f"cg-plain{i}")
+        counts_plain.append(n)
+        acc["plain"] = float(out.strip())
+        n, _ = instructions(ours(100 + i), env, tmp / f"cg-ours{i}")
+        counts_ours.append(n)
+    from regsuite.store import Store
+
+    acc["ours"] = json.loads(Store(tmp / "out100").runs().iloc[0]["metrics"])["test_accuracy"]
+    print(f"digits-mlp, adamw, 400 steps, 1 thread; instructions (cachegrind), {rounds} run(s) a side")
+    print(f"test accuracy: regsuite {acc['ours']!r}, bare script {acc['plain']!r} "
+          f"({'identical' if acc['ours'] == acc['plain'] else 'DIFFERENT: not the same work'})")
+    print(f"bare PyTorch script: {', '.join(f'{n:,}' for n in counts_plain)} instructions")
+    print(f"regsuite bench:      {', '.join(f'{n:,}' for n in counts_ours)} instructions")
+    ratios = [o / p for o, p in zip(counts_ours, counts_plain)]
+    verdict = "met" if max(ratios) <= 1.03 else "not met" if min(ratios) > 1.03 else "not shown"
+    print(f"ratio: {', '.join(f'{r:.4f}' for r in ratios)}  (target <= 1.03: {verdict}); regsuite's extra: "
+          f"{', '.join(f'{o - p:,}' for o, p in zip(counts_ours, counts_plain))} instructions")
+
+
 def diagnostics_cpu() -> float:
     """CPU seconds of digits-mlp's end-of-run diagnostics alone (in process, after a warm-up)."""
     import torch
@@ -152,6 +200,8 @@ def median_interval(values: list[float], resamples: int = 4000, seed: int = 0) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--instructions", type=int, default=0, metavar="ROUNDS",
+                        help="count instructions under valgrind instead (ROUNDS runs a side)")
     parser.add_argument("--before", metavar="PYTHONPATH", default=None,
                         help="also measure the bench of an earlier regsuite importable from this directory")
     args = parser.parse_args()
@@ -166,6 +216,10 @@ def main() -> None:
             return [sys.executable, "-c", "from regsuite.cli import main; main()", "bench", "--task", "digits-mlp",
                     "--method", "adamw", "--seeds", "1", "--threads", "1", "--quiet", "--out", f"{tmp}/out{i}"]
 
+        if args.instructions:
+            measure(ours(-1), env)  # __pycache__ written, as a user's would be
+            count_instructions(plain, ours, env, Path(tmp), args.instructions)
+            return
         old_env = dict(env, PYTHONPATH=args.before) if args.before else None
         measure(plain, env), measure(ours(-1), env)  # warm-up: __pycache__, page cache
         if old_env:
