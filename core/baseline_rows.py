@@ -84,7 +84,9 @@ def baseline_columns(columns: dict[str, list], baselines: dict[str, str], source
     missing = missing_groups(columns, baselines)
     if source is None or not missing:
         return columns, []
-    stored = source.run_columns(None, list(columns))
+    # Only the columns the table reads are read and checked: the source's runs are borrowed rows, never
+    # finished runs of a plan (``results --results SOURCE`` validates its files whole).
+    stored = source.run_columns(None, list(columns), whole=False)
     if stored is None:
         return None
     if not stored["run_id"]:

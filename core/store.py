@@ -137,22 +137,26 @@ class Store:
 
     # ---------------------------------------------------------------- read
 
-    def _runs_tables(self, run_ids=None, columns=None) -> list[pa.Table]:
+    def _runs_tables(self, run_ids=None, columns=None, whole=True) -> list[pa.Table]:
         """Every valid runs file as a table (problems noted); re-listed if a compaction removed a file meanwhile.
 
         ``columns``: only these; a file the index vouches for (validated whole before, unchanged since) is
         then read for them alone, any other file is validated whole first, so the same files count as for
-        :meth:`finished_ids`.
+        :meth:`finished_ids`. ``whole=False`` reads every file for ``columns`` alone, each checked in those
+        columns only: for a store read as a source of rows (the committed baselines a table borrows),
+        whose runs never count as finished anywhere.
         """
         from .store_files import read_runs_columns, string_array
         from .store_index import stat, validated
 
-        vouched = validated(self.root / "runs") if columns is not None else {}
+        vouched = validated(self.root / "runs") if columns is not None and whole else {}
         for _ in range(5):
             tables, vanished = [], False
             for path in list_files(self.root / "runs", self._problem):
-                if path.name in vouched and vouched[path.name] == stat(path):
+                if not whole or (path.name in vouched and vouched[path.name] == stat(path)):
                     table, problem = read_runs_columns(path, columns)
+                    if table is not None and table.column("run_id").null_count:
+                        table, problem = None, "has a row without a run_id"
                 else:
                     table, problem = read_runs_file(path)
                     if table is not None and columns is not None:
@@ -172,7 +176,7 @@ class Store:
                 return tables
         raise StoreError(f"{self.root / 'runs'} kept changing while it was read; try again")
 
-    def _read_table(self, run_ids, columns) -> tuple[pa.Table, bool]:
+    def _read_table(self, run_ids, columns, whole=True) -> tuple[pa.Table, bool]:
         """The runs' rows as one Arrow table, and whether some run has several of them."""
         if columns is not None:
             wanted = set(columns) | {"run_id", "finished_at"}
@@ -180,17 +184,18 @@ class Store:
             if unknown:
                 raise ValueError(f"no such runs column: {', '.join(sorted(unknown))}")
             columns = [name for name in RUNS_SCHEMA.names if name in wanted]
-        tables = self._runs_tables(set(run_ids) if run_ids is not None else None, columns)
+        tables = self._runs_tables(set(run_ids) if run_ids is not None else None, columns, whole)
         schema = RUNS_SCHEMA if columns is None else pa.schema([RUNS_SCHEMA.field(c) for c in columns])
         table = pa.concat_tables(tables) if tables else schema.empty_table()
         import pyarrow.compute as pc
 
         return table, bool(table.num_rows) and pc.count_distinct(table.column("run_id")).as_py() < table.num_rows
 
-    def run_columns(self, run_ids, columns) -> dict[str, list] | None:
+    def run_columns(self, run_ids, columns, whole=True) -> dict[str, list] | None:
         """The rows of ``run_ids`` as one plain list per column (``runs``' columns, without pandas), or
-        None when some run has several rows (their deduplication is :meth:`runs`')."""
-        table, repeated = self._read_table(run_ids, columns)
+        None when some run has several rows (their deduplication is :meth:`runs`'). ``whole=False``: each
+        file checked in ``columns`` only (:meth:`_runs_tables`)."""
+        table, repeated = self._read_table(run_ids, columns, whole)
         return None if repeated else {c: table.column(c).to_pylist() for c in table.column_names}
 
     def runs(self, run_ids=None, columns=None):

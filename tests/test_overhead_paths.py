@@ -100,7 +100,7 @@ def test_baseline_columns_append_the_missing_groups_rows_once_and_refuse_a_censo
         def __init__(self, columns):
             self.columns = columns
 
-        def run_columns(self, run_ids, names):
+        def run_columns(self, run_ids, names, whole=True):
             return {c: self.columns[c] for c in names}
 
     keys = {"suite": "s", "suite_version": "1", "task": "s/t", "tier": "smoke", "protocol": "default"}
@@ -122,3 +122,34 @@ def test_baseline_columns_append_the_missing_groups_rows_once_and_refuse_a_censo
     assert baseline_columns(plan, {"s/t": "mine"}, source) == (plan, [])  # nothing missing: nothing read
     censored = Source(rows(("b1", "sgd", "ok", None, "s/t")))
     assert baseline_columns(plan, {"s/t": "sgd"}, censored) is None
+
+
+def test_borrowed_baseline_rows_are_checked_in_the_columns_read(tmp_path):
+    """A source store is read for the table's columns alone; damage there is reported, never read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from regsuite.scoring import INPUT_COLUMNS
+    from regsuite.store import Store
+
+    wanted = [c for c in INPUT_COLUMNS if c != "metrics"]
+    bench = ["-p", "faultplugin", "bench", "--task", "faults/probe", "--method", "probe-opt", "--seeds", "2",
+             "--out", str(tmp_path), "--quiet"]
+    assert CliRunner().invoke(cli, bench).exit_code == 0
+
+    def damage(column, values):
+        for path in (tmp_path / "runs").glob("runs-*.parquet"):
+            table = pq.read_table(path)
+            table = table.set_column(table.column_names.index(column), column, pa.array([values] * table.num_rows,
+                                                                                       pa.string()))
+            pq.write_table(table, path)
+
+    damage("notes", "{not json")  # a JSON column the table does not read
+    source = Store(tmp_path)
+    assert len(source.run_columns(None, wanted, whole=False)["run_id"]) == 2
+    whole = Store(tmp_path)
+    assert whole.runs().empty and any("not JSON" in p for p in whole.problems)  # read whole, as a store: refused
+    damage("run_id", None)  # a column the table reads
+    fresh = Store(tmp_path)
+    assert fresh.run_columns(None, wanted, whole=False)["run_id"] == []
+    assert any("without a run_id" in p for p in fresh.problems)
