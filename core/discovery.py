@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import types
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
@@ -79,8 +80,6 @@ def _hooks_module(module):
     with ``@hookimpl`` (which may name its hook with ``specname``), so nothing pluggy would register
     is left out, and the stand-in is a module too, so pluggy treats it as it treats the original.
     """
-    import types
-
     hooks = types.ModuleType(module.__name__, module.__doc__)
     hooks.__file__ = getattr(module, "__file__", None)
     for key, value in vars(module).items():
@@ -113,9 +112,10 @@ def load_plugins(options: tuple[str, ...] | list[str] = ()) -> LoadedPlugins:
             loaded.problems.append((name, f"failed to import {module_name}: {type(exc).__name__}: {exc}"))
             loaded.complete = False
             return
-        if id(module) not in hooks_of:
-            hooks_of[id(module)] = _hooks_module(module)
-        module = hooks_of[id(module)]
+        if isinstance(module, types.ModuleType):  # an entry point may name any object: that one registers as is
+            if id(module) not in hooks_of:
+                hooks_of[id(module)] = _hooks_module(module)
+            module = hooks_of[id(module)]
         try:
             pm.register(module, name=name)
             pm.check_pending()

@@ -79,3 +79,51 @@ def test_listing_does_not_import_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_plugin_object_that_is_not_a_module_registers_with_its_methods(monkeypatch):
+    """An entry point may name an object: its hooks are methods of its class, not in its ``vars()``."""
+    import regsuite.discovery as discovery
+    from regsuite import hookimpl
+
+    class Provider:
+        @hookimpl
+        def regsuite_methods(self):
+            return []
+
+    provider = Provider()
+
+    class EntryPoint:
+        name, value, dist = "object-plugin", "somewhere:PROVIDER", None
+
+        def load(self):
+            return provider
+
+    monkeypatch.setattr(discovery, "entry_points", lambda group: [EntryPoint()])
+    monkeypatch.delenv(discovery.AUTOLOAD_ENV, raising=False)
+    loaded = discovery.load_plugins()
+    assert not loaded.problems
+    impls = loaded.manager.hook.regsuite_methods.get_hookimpls()
+    assert [impl.plugin for impl in impls] == [provider]
+
+
+def test_a_module_plugin_registers_its_hooks_including_one_named_by_specname(monkeypatch):
+    import sys
+    import types
+
+    from regsuite import hookimpl
+    from regsuite.discovery import load_plugins
+
+    module = types.ModuleType("specname_plugin_module")
+
+    @hookimpl(specname="regsuite_methods")
+    def provide():
+        return []
+
+    module.provide = provide
+    module.unrelated = 3
+    monkeypatch.setitem(sys.modules, "specname_plugin_module", module)
+    loaded = load_plugins(["specname_plugin_module"])
+    impls = [impl for impl in loaded.manager.hook.regsuite_methods.get_hookimpls()
+             if impl.plugin_name == "specname_plugin_module"]
+    assert [impl.function for impl in impls] == [provide]
