@@ -58,17 +58,10 @@ def with_baselines(runs, baselines: dict[str, str], source):
     if not len(stored):
         return runs, []
     # The same string comparison as the group keys (astype(str)), on plain lists.
-    text = list(zip(*(stored[c].astype(str).tolist() for c in KEYS + ["method"])))
-    taken, added = [], []
-    for key, base in missing:
-        target = (*key, base)
-        rows = [i for i, row in enumerate(text) if row == target]  # in the store's row order
-        if rows:
-            taken.append(stored.iloc[rows])
-            added.append((dict(zip(KEYS, key))["task"], base, len(rows)))
-    if not taken:
+    picked, added = _rows_of_groups(list(zip(*(stored[c].astype(str).tolist() for c in KEYS + ["method"]))), missing)
+    if not picked:
         return runs, []
-    merged = pd.concat([runs, *taken], ignore_index=True)
+    merged = pd.concat([runs, *(stored.iloc[rows] for rows in picked)], ignore_index=True)
     return merged.drop_duplicates("run_id", keep="first").reset_index(drop=True), added
 
 
@@ -91,19 +84,27 @@ def baseline_columns(columns: dict[str, list], baselines: dict[str, str], source
         return None
     if not stored["run_id"]:
         return columns, []
-    text = list(zip(*(stored[c] for c in KEYS + ["method"])))
-    have = set(columns["run_id"])
-    taken, added = [], []
-    for key, base in missing:
-        target = (*key, base)
-        rows = [i for i, row in enumerate(text) if row == target]
-        if rows:
-            taken += [i for i in rows if stored["run_id"][i] not in have]
-            have.update(stored["run_id"][i] for i in rows)
-            added.append((dict(zip(KEYS, key))["task"], base, len(rows)))
+    picked, added = _rows_of_groups(list(zip(*(stored[c] for c in KEYS + ["method"]))), missing)
+    have, taken = set(columns["run_id"]), []
+    for rows in picked:  # the DataFrame path's drop_duplicates(keep="first")
+        taken += [i for i in rows if stored["run_id"][i] not in have]
+        have.update(stored["run_id"][i] for i in rows)
     if any(stored["status"][i] == "ok" and stored["primary_value"][i] is None for i in taken):
         return None
     return {c: columns[c] + [stored[c][i] for i in taken] for c in columns}, added
+
+
+def _rows_of_groups(keys: list[tuple], missing) -> tuple[list[list[int]], list[tuple[str, str, int]]]:
+    """For each missing (group, baseline method) that ``keys`` (the source's group keys and method, a
+    tuple a row) has: its row indices in the source's order, and ``(task, method, n)``."""
+    picked, added = [], []
+    for key, base in missing:
+        target = (*key, base)
+        rows = [i for i, row in enumerate(keys) if row == target]
+        if rows:
+            picked.append(rows)
+            added.append((dict(zip(KEYS, key))["task"], base, len(rows)))
+    return picked, added
 
 
 def _missing_groups(runs, baselines: dict[str, str]) -> list[tuple[tuple[str, ...], str]]:

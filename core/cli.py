@@ -210,8 +210,7 @@ def _print_results(reg, store, run_ids, fmt: str, suites=(), tasks=(), baselines
         from .store import Store
 
         runs, added = with_baselines(runs, _baselines(reg), Store(baselines_from))
-        for task, method, n in added:
-            click.echo(f"note: {task}: baseline {method} taken from {baselines_from} ({n} runs)", err=True)
+        _note_borrowed(added, baselines_from)
     agg = aggregate(runs, _baselines(reg) if reg is not None else {}, _references(reg))
     if not len(agg):
         click.echo("no results", err=True)
@@ -258,9 +257,13 @@ def _plan_table(reg, store, run_ids, baselines_from):
 
     table = table_of_columns(columns, baselines, _references(reg), ALPHA)
     if table is not None:
-        for task, method, n in added:
-            click.echo(f"note: {task}: baseline {method} taken from {baselines_from} ({n} runs)", err=True)
+        _note_borrowed(added, baselines_from)
     return table
+
+
+def _note_borrowed(added, source) -> None:
+    for task, method, n in added:
+        click.echo(f"note: {task}: baseline {method} taken from {source} ({n} runs)", err=True)
 
 
 def _scoring_rows(reg, store, run_ids):

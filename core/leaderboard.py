@@ -275,12 +275,14 @@ def leaderboard(obj, tier, suites, tasks, methods, trials, seeds, default_seeds,
     off_board = off_board_pairs(reg, selected, out)
     off_tasks = frozenset(key for key, task in reg.tasks.items() if not getattr(task, "on_leaderboard", True))
     try:
-        moved = sum(retire(out, off_board=off_board, current=current_versions(reg), off_tasks=off_tasks)["stale"].values())
+        report = retire(out, off_board=off_board, current=current_versions(reg), off_tasks=off_tasks)
+        moved = sum(report["stale"].values())
     except UsageError as exc:
         click.echo(f"warning: superseded finals not moved ({exc}); run `regsuite results retire --results {out}`",
                    err=True)
     else:
         if moved:
-            click.echo(f"moved {moved} runs of superseded selections, task versions or off-leaderboard tasks to {out / SUPERSEDED}", err=True)
+            click.echo(f"moved {moved} runs of superseded selections, task versions or off-leaderboard tasks "
+                       f"to {out / SUPERSEDED}", err=True)
     click.echo(f"leaderboard written to {out}; `regsuite results --results {out}` or `regsuite site build` shows it",
                err=True)
